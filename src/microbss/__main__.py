@@ -1,0 +1,5 @@
+import sys
+
+from microbss.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Engine domain: entities and rules in plain Python (no grpc, SQLAlchemy or Django imports)."""

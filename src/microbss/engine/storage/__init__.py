@@ -1,0 +1,1 @@
+"""Engine storage: SQLAlchemy Core tables, the unit of work, repositories, Alembic migrations."""
