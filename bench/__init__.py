@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each module prints JSON lines; none is a test."""
