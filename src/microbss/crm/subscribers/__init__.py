@@ -1,0 +1,1 @@
+"""Subscriber search, onboarding and the subscriber workspace (profile, usage, bills, actions)."""

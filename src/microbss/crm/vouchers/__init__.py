@@ -1,0 +1,1 @@
+"""Voucher administration: list, withdraw and restore vouchers through the engine."""
