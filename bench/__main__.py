@@ -20,8 +20,10 @@ def main(names: list[str]) -> int:
     selected = names or list(BENCHMARKS)
     unknown = sorted(set(selected) - set(BENCHMARKS))
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}",
-              file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     out_dir = Path("var/bench")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -29,8 +31,9 @@ def main(names: list[str]) -> int:
     with (out_dir / "results.jsonl").open("a") as results:
         for name in selected:
             started = time.time()
-            proc = subprocess.run([sys.executable, "-m", f"bench.{name}"], capture_output=True,
-                                  text=True, check=False)
+            proc = subprocess.run(
+                [sys.executable, "-m", f"bench.{name}"], capture_output=True, text=True, check=False
+            )
             sys.stderr.write(proc.stderr)
             for line in proc.stdout.splitlines():
                 print(line, flush=True)

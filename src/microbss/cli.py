@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         from microbss.crm.cli import main as crm_main
 
         return crm_main(argv[1:])
+    if argv[:1] == ["grpc"]:
+        from microbss.reflection_client import main as grpc_main
+
+        return grpc_main(argv[1:])
     if argv[:1] == ["run"]:
         from microbss.launcher import main as run_main
 
@@ -23,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="microbss",
         description="microbss telecom BSS. Commands: engine (charging engine), crm (web app), "
-        "run (everything, with demo data, for a first look).",
+        "run (everything, with demo data, for a first look), "
+        "grpc (a reflection-based gRPC client).",
     )
-    parser.add_argument("area", choices=["engine", "crm", "run"])
+    parser.add_argument("area", choices=["engine", "crm", "run", "grpc"])
     parser.parse_args(argv or ["--help"])
     return 2
 

@@ -39,8 +39,10 @@ def _load_demo_data_if_empty(deps: Deps) -> None:
         return
     from microbss.engine.jobs.demo_data import load_demo_data
 
-    print("empty engine database: loading demo catalog, inventory, subscribers, vouchers, CDRs "
-          "and past bill runs (takes a few seconds)...")
+    print(
+        "empty engine database: loading demo catalog, inventory, subscribers, vouchers, CDRs "
+        "and past bill runs (takes a few seconds)..."
+    )
     report = load_demo_data(deps)
     print(report)
 
