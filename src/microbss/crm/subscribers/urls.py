@@ -1,4 +1,4 @@
-"""URLs of the subscriber workspace: search, onboarding, the tabbed subscriber page and its actions."""
+"""URLs of the subscriber workspace: search, onboarding, the subscriber page and its actions."""
 
 from django.urls import path
 
