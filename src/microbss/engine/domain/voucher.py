@@ -11,6 +11,8 @@ import hmac
 import re
 import secrets
 import string
+from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 
 from microbss.engine.domain.errors import FailedPrecondition, InvalidArgument
@@ -71,3 +73,32 @@ def hash_pin(pin: str, secret: bytes) -> str:
 def format_pin_for_print(pin: str) -> str:
     """"ABCD1234EFGH5678" -> "ABCD-1234-EFGH-5678" (redemption accepts either)."""
     return "-".join(pin[i : i + 4] for i in range(0, PIN_LENGTH, 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    """A voucher as listed to operators: everything except its PIN (which is never stored)."""
+
+    serial: str
+    batch: str
+    value_minor: int
+    currency: str
+    state: VoucherState
+    created_at: datetime
+    expires_at: datetime | None
+    state_changed_at: datetime
+    state_reason: str = ""
+    redeemed_by_subscriber_id: int | None = None
+    redeemed_at: datetime | None = None
+    redeemed_by_actor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """The outcome of a successful redemption: what was credited and the balance after it."""
+
+    serial: str
+    credited_minor: int
+    currency: str
+    balance_minor: int
+    redeemed_at: datetime

@@ -1,0 +1,289 @@
+"""Subscriber queries: insert a validated subscriber with its balances, read one back with its
+main balance, current allowances and unbilled usage, and search with paging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+
+from microbss.engine.domain.catalog import PaymentType
+from microbss.engine.domain.money import Money
+from microbss.engine.domain.paging import Page, PageRequest, make_page
+from microbss.engine.domain.subscriber import (
+    Address,
+    AllowanceState,
+    NewSubscriber,
+    PaymentData,
+    PaymentMethod,
+    Subscriber,
+    SubscriberQuery,
+    SubscriberStatus,
+)
+from microbss.engine.storage.tables import (
+    allowance_balances,
+    allowances,
+    balances,
+    price_plans,
+    rated_cdrs,
+    resources,
+    services,
+    subscribers,
+)
+
+_handsets = resources.alias("handsets")
+
+_SUBSCRIBER_COLUMNS = select(subscribers, _handsets.c.model.label("handset_model")).outerjoin(
+    _handsets,
+    and_(_handsets.c.type == "HANDSET", _handsets.c.value == subscribers.c.handset_imei),
+)
+
+# --- Reading ---------------------------------------------------------------------------------
+
+
+def subscriber_from_row(row: Any) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        status=SubscriberStatus(row.status),
+        payment_type=PaymentType(row.payment_type),
+        msisdn=row.msisdn,
+        imsi=row.imsi,
+        handset_imei=row.handset_imei or "",
+        handset_model=row.handset_model or "",
+        identity_last4=row.identity_last4,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        date_of_birth=row.date_of_birth,
+        address=Address(street=row.street, city=row.city, postal_code=row.postal_code,
+                        country=row.country),
+        email=row.email,
+        contact_phone=row.contact_phone,
+        payment=PaymentData(method=PaymentMethod(row.payment_method),
+                            card_reference=row.card_reference, card_last4=row.card_last4,
+                            iban=row.iban, account_holder=row.account_holder),
+        price_plan_id=row.price_plan_id,
+        bill_cycle_id=row.bill_cycle_id,
+        activated_at=row.activated_at,
+        terminated_at=row.terminated_at,
+        billed_until=row.billed_until,
+    )
+
+
+def get_subscriber(conn: Connection, subscriber_id: int) -> Subscriber | None:
+    row = conn.execute(_SUBSCRIBER_COLUMNS.where(subscribers.c.id == subscriber_id)).first()
+    return subscriber_from_row(row) if row else None
+
+
+def get_active_subscriber_by_msisdn(conn: Connection, msisdn: str) -> Subscriber | None:
+    row = conn.execute(
+        _SUBSCRIBER_COLUMNS.where(subscribers.c.msisdn == msisdn, subscribers.c.status == "ACTIVE")
+    ).first()
+    return subscriber_from_row(row) if row else None
+
+
+def main_balance(conn: Connection, subscriber_id: int) -> Money | None:
+    row = conn.execute(
+        select(balances.c.amount_minor, balances.c.currency).where(
+            balances.c.subscriber_id == subscriber_id
+        )
+    ).first()
+    return Money(row.amount_minor, row.currency) if row else None
+
+
+def main_balances(conn: Connection, subscriber_ids: Iterable[int]) -> dict[int, Money]:
+    rows = conn.execute(
+        select(balances.c.subscriber_id, balances.c.amount_minor, balances.c.currency).where(
+            balances.c.subscriber_id.in_(list(subscriber_ids))
+        )
+    )
+    return {row.subscriber_id: Money(row.amount_minor, row.currency) for row in rows}
+
+
+def unbilled_totals(conn: Connection, subscriber_ids: Iterable[int]) -> dict[int, int]:
+    """Sum of postpaid rated charges not yet on a bill, per subscriber (minor units)."""
+    rows = conn.execute(
+        select(rated_cdrs.c.subscriber_id, func.sum(rated_cdrs.c.charge_minor).label("total"))
+        .where(
+            rated_cdrs.c.subscriber_id.in_(list(subscriber_ids)),
+            rated_cdrs.c.payment_type == "POSTPAID",
+            rated_cdrs.c.bill_id.is_(None),
+        )
+        .group_by(rated_cdrs.c.subscriber_id)
+    )
+    return {row.subscriber_id: int(row.total or 0) for row in rows}
+
+
+def current_allowances(
+    conn: Connection, subscriber: Subscriber, period: tuple[datetime, datetime]
+) -> list[AllowanceState]:
+    """The plan's allowances for ``period``, with what is used so far.
+
+    A period with no usage yet may have no allowance_balances row (rating creates rows as it
+    goes); its allowance is then shown as granted in full, nothing used.
+    """
+    start, end = period
+    stored = {
+        row.service_id: row
+        for row in conn.execute(
+            select(allowance_balances).where(
+                allowance_balances.c.subscriber_id == subscriber.id,
+                allowance_balances.c.period_start == start,
+            )
+        )
+    }
+    plan_rows = conn.execute(
+        select(allowances.c.service_id, allowances.c.quantity, services.c.unit)
+        .join(services, services.c.id == allowances.c.service_id)
+        .where(allowances.c.price_plan_id == subscriber.price_plan_id)
+        .order_by(allowances.c.service_id)
+    )
+    result = []
+    for plan_row in plan_rows:
+        row = stored.get(plan_row.service_id)
+        result.append(
+            AllowanceState(
+                service_id=plan_row.service_id,
+                unit=plan_row.unit,
+                granted=row.granted if row else plan_row.quantity,
+                used=row.used if row else 0,
+                period_start=start,
+                period_end=row.period_end if row else end,
+            )
+        )
+    return result
+
+
+def plan_currency(conn: Connection, price_plan_id: int) -> str:
+    return str(
+        conn.execute(
+            select(price_plans.c.currency).where(price_plans.c.id == price_plan_id)
+        ).scalar_one()
+    )
+
+
+def search_subscribers(
+    conn: Connection, query: SubscriberQuery, page: PageRequest
+) -> Page[Subscriber]:
+    """Subscribers matching every given filter, in id order."""
+    filters = _search_filters(query)
+    total = conn.execute(
+        select(func.count()).select_from(subscribers).where(*filters)
+    ).scalar_one()
+    statement: Select[Any] = _SUBSCRIBER_COLUMNS.where(*filters)
+    if page.after is not None:
+        statement = statement.where(subscribers.c.id > int(page.after))
+    rows = conn.execute(statement.order_by(subscribers.c.id).limit(page.size + 1)).all()
+    return make_page([subscriber_from_row(r) for r in rows], page, total, key=lambda s: s.id)
+
+
+def _search_filters(query: SubscriberQuery) -> list[Any]:
+    filters: list[Any] = []
+    if not query.include_terminated:
+        filters.append(subscribers.c.status == "ACTIVE")
+    if query.msisdn_prefix:
+        filters.append(subscribers.c.msisdn.startswith(query.msisdn_prefix, autoescape=True))
+    if query.imsi_prefix:
+        filters.append(subscribers.c.imsi.startswith(query.imsi_prefix, autoescape=True))
+    if query.name:
+        filters.append(
+            or_(
+                subscribers.c.first_name.icontains(query.name, autoescape=True),
+                subscribers.c.last_name.icontains(query.name, autoescape=True),
+            )
+        )
+    if query.identity_last_digits:
+        filters.append(
+            subscribers.c.identity_last4.endswith(query.identity_last_digits, autoescape=True)
+        )
+    return filters
+
+
+# --- Writing ---------------------------------------------------------------------------------
+
+
+def insert_subscriber(
+    conn: Connection,
+    new: NewSubscriber,
+    *,
+    identity_hash: str,
+    identity_last4: str,
+    activated_at: datetime,
+    created_by: str,
+) -> int:
+    """Insert a validated subscriber; ``billed_until`` starts at activation."""
+    assert new.payment_type is not None  # validated
+    result = conn.execute(
+        insert(subscribers)
+        .values(
+            status=SubscriberStatus.ACTIVE.value,
+            payment_type=new.payment_type.value,
+            price_plan_id=new.price_plan_id,
+            bill_cycle_id=new.bill_cycle_id or None,
+            msisdn=new.msisdn,
+            imsi=new.imsi,
+            handset_imei=new.handset_imei or None,
+            identity_hash=identity_hash,
+            identity_last4=identity_last4,
+            first_name=new.first_name,
+            last_name=new.last_name,
+            date_of_birth=new.date_of_birth,
+            street=new.address.street,
+            city=new.address.city,
+            postal_code=new.address.postal_code,
+            country=new.address.country,
+            email=new.email,
+            contact_phone=new.contact_phone,
+            payment_method=new.payment.method.value if new.payment.method else "",
+            card_reference=new.payment.card_reference,
+            card_last4=new.payment.card_last4,
+            iban=new.payment.iban,
+            account_holder=new.payment.account_holder,
+            activated_at=activated_at,
+            terminated_at=None,
+            billed_until=activated_at,
+            created_by=created_by,
+        )
+        .returning(subscribers.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def insert_main_balance(conn: Connection, subscriber_id: int, amount: Money,
+                        at: datetime) -> None:
+    conn.execute(
+        insert(balances).values(subscriber_id=subscriber_id, currency=amount.currency,
+                                amount_minor=amount.amount_minor, updated_at=at)
+    )
+
+
+def insert_allowance_balances(
+    conn: Connection, subscriber_id: int, granted: dict[str, int],
+    period: tuple[datetime, datetime],
+) -> None:
+    """One row per service with an allowance, for ``period``, nothing used yet."""
+    if not granted:
+        return
+    start, end = period
+    conn.execute(
+        insert(allowance_balances),
+        [
+            {"subscriber_id": subscriber_id, "service_id": service_id, "period_start": start,
+             "period_end": end, "granted": quantity, "used": 0}
+            for service_id, quantity in granted.items()
+        ],
+    )
+
+
+def credit_main_balance(conn: Connection, subscriber_id: int, amount_minor: int,
+                        at: datetime) -> int:
+    """Add to the main balance in the database (no read-modify-write); return the new amount."""
+    return int(
+        conn.execute(
+            update(balances)
+            .where(balances.c.subscriber_id == subscriber_id)
+            .values(amount_minor=balances.c.amount_minor + amount_minor, updated_at=at)
+            .returning(balances.c.amount_minor)
+        ).scalar_one()
+    )
