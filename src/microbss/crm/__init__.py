@@ -1,0 +1,1 @@
+"""The microbss CRM: a Django project for customer-service reps and their admins."""
