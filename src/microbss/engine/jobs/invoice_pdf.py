@@ -1,0 +1,277 @@
+"""Invoice PDFs: render a bill as a customer-readable A4 invoice and write it atomically under the
+data directory at ``invoices/{year}/{month}/{subscriber_id}/{invoice_number}.pdf`` (year and month
+of the bill's period end, in the operator's time zone).
+
+Rendering uses ReportLab's canvas API directly (about twice as fast as Platypus) and is
+deterministic (``invariant``): the same bill always gives the same bytes, so two processes
+finishing the same DRAFT bill write identical files and the recorded checksum holds whichever
+wins. Pages continue when a bill has more lines than fit on one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
+
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen.canvas import Canvas
+
+from microbss.engine.config import Settings
+from microbss.engine.domain.billing import (
+    Bill,
+    BillingAccount,
+    BillKind,
+    BillLine,
+    covered_days,
+    format_quantity,
+)
+from microbss.engine.domain.money import format_amount
+from microbss.engine.domain.periods import to_local
+
+INVOICE_FOLDER = "invoices"
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 50.0
+LINE_HEIGHT = 16.0
+BOTTOM_LIMIT = 110.0  # room kept for the total and the VAT note on the last page
+QUANTITY_RIGHT = PAGE_WIDTH - MARGIN - 120
+AMOUNT_RIGHT = PAGE_WIDTH - MARGIN
+DESCRIPTION_CHARS = 60
+_KIND_TITLES = {
+    BillKind.MONTHLY: "Invoice",
+    BillKind.ON_DEMAND: "Invoice (on request)",
+    BillKind.FINAL: "Final invoice",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    name: str
+    address: str
+    vat_id: str
+    tz: ZoneInfo
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Operator:
+        return cls(
+            settings.operator_name, settings.operator_address, settings.operator_vat_id, settings.tz
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDocument:
+    """Everything printed on one invoice."""
+
+    operator: Operator
+    bill: Bill
+    account: BillingAccount
+    plan_name: str
+
+
+# --- Paths -----------------------------------------------------------------------------------
+
+
+def invoice_relative_path(bill: Bill, tz: ZoneInfo) -> str:
+    """Where a bill's PDF lives, relative to the data directory (POSIX separators)."""
+    period_end = to_local(bill.period_end, tz)
+    return str(
+        PurePosixPath(
+            INVOICE_FOLDER,
+            f"{period_end.year:04d}",
+            f"{period_end.month:02d}",
+            str(bill.subscriber_id),
+            f"{bill.invoice_number}.pdf",
+        )
+    )
+
+
+def resolve_invoice_path(data_dir: Path, relative_path: str) -> Path:
+    """The absolute path of a stored invoice, refusing anything that leaves the invoice folder
+    (a tampered row must not turn GetInvoice into a file reader)."""
+    folder = (data_dir / INVOICE_FOLDER).resolve()
+    path = (data_dir / relative_path).resolve()
+    if not path.is_relative_to(folder) or path.suffix != ".pdf":
+        raise ValueError(f"invoice path {relative_path!r} is outside the invoice folder")
+    return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``: a reader (or a crash) sees the old file or all of the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temp_files(path: Path) -> None:
+    """Delete temp files a killed writer left beside ``path``."""
+    if path.parent.is_dir():
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+def save_invoice(data_dir: Path, document: InvoiceDocument) -> tuple[str, str]:
+    """Render and write a bill's PDF; returns (path relative to data_dir, sha256 hex)."""
+    relative = invoice_relative_path(document.bill, document.operator.tz)
+    target = data_dir / relative
+    remove_stale_temp_files(target)
+    pdf = render_invoice(document)
+    write_atomically(target, pdf)
+    return relative, hashlib.sha256(pdf).hexdigest()
+
+
+# --- Rendering -------------------------------------------------------------------------------
+
+
+def _date_text(day: datetime | object) -> str:
+    return f"{day:%d %b %Y}"
+
+
+def _quantity_text(line: BillLine) -> str:
+    return format_quantity(line.quantity, line.unit) if line.unit else str(line.quantity)
+
+
+def _shorten(text: str, limit: int = DESCRIPTION_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+class _InvoiceCanvas:
+    """One invoice being drawn: tracks the pen's height and starts new pages as needed."""
+
+    def __init__(self, document: InvoiceDocument) -> None:
+        self.doc = document
+        self.buffer = io.BytesIO()
+        self.canvas = Canvas(self.buffer, pagesize=A4, invariant=True, pageCompression=1)
+        self.canvas.setTitle(f"{document.operator.name} invoice {document.bill.invoice_number}")
+        self.canvas.setAuthor(document.operator.name)
+        self.page = 1
+        self.y = PAGE_HEIGHT - MARGIN
+
+    def money(self, minor: int) -> str:
+        return format_amount(minor, self.doc.bill.currency)
+
+    def text(self, x: float, text: str, *, size: float = 10, bold: bool = False) -> None:
+        self.canvas.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+        self.canvas.drawString(x, self.y, text)
+
+    def right(self, x: float, text: str, *, size: float = 10, bold: bool = False) -> None:
+        self.canvas.setFont("Helvetica-Bold" if bold else "Helvetica", size)
+        self.canvas.drawRightString(x, self.y, text)
+
+    def down(self, amount: float = LINE_HEIGHT) -> None:
+        self.y -= amount
+
+    def rule(self, width: float = 0.5) -> None:
+        self.canvas.setLineWidth(width)
+        self.canvas.line(MARGIN, self.y, PAGE_WIDTH - MARGIN, self.y)
+
+    def draw(self) -> bytes:
+        self.header()
+        self.customer()
+        self.table_header()
+        for line in self.doc.bill.lines:
+            if self.y < BOTTOM_LIMIT:
+                self.new_page()
+            self.item(line)
+        self.totals()
+        self.footer()
+        self.canvas.save()
+        return self.buffer.getvalue()
+
+    def header(self) -> None:
+        operator, bill = self.doc.operator, self.doc.bill
+        self.text(MARGIN, operator.name, size=16, bold=True)
+        self.right(AMOUNT_RIGHT, _KIND_TITLES[bill.kind], size=16, bold=True)
+        self.down(18)
+        self.text(MARGIN, operator.address, size=9)
+        self.right(AMOUNT_RIGHT, f"Invoice number: {bill.invoice_number}", bold=True)
+        self.down(13)
+        self.text(MARGIN, f"VAT ID: {operator.vat_id}", size=9)
+        issued = to_local(bill.issued_at, operator.tz)
+        self.right(AMOUNT_RIGHT, f"Invoice date: {_date_text(issued)}")
+        self.down(13)
+        first, last = covered_days(bill.period_start, bill.period_end, operator.tz)
+        self.right(AMOUNT_RIGHT, f"Period: {_date_text(first)} - {_date_text(last)}")
+        self.down(30)
+
+    def customer(self) -> None:
+        account = self.doc.account
+        self.text(MARGIN, "Bill to", size=9, bold=True)
+        self.right(AMOUNT_RIGHT, "Mobile number", size=9, bold=True)
+        self.down(14)
+        self.text(MARGIN, account.full_name, size=11)
+        self.right(AMOUNT_RIGHT, f"+{account.msisdn}", size=11)
+        self.down(14)
+        self.text(MARGIN, account.street)
+        self.right(AMOUNT_RIGHT, f"Customer number: {account.subscriber_id}", size=9)
+        self.down(14)
+        self.text(MARGIN, f"{account.postal_code} {account.city}")
+        self.right(AMOUNT_RIGHT, f"Plan: {self.doc.plan_name}", size=9)
+        self.down(14)
+        self.text(MARGIN, account.country)
+        self.down(34)
+
+    def table_header(self) -> None:
+        self.text(MARGIN, "Description", bold=True)
+        self.right(QUANTITY_RIGHT, "Quantity", bold=True)
+        self.right(AMOUNT_RIGHT, "Amount", bold=True)
+        self.down(6)
+        self.rule()
+        self.down(LINE_HEIGHT)
+
+    def item(self, line: BillLine) -> None:
+        self.text(MARGIN, _shorten(line.description))
+        self.right(QUANTITY_RIGHT, _quantity_text(line))
+        self.right(AMOUNT_RIGHT, self.money(line.amount))
+        self.down()
+
+    def totals(self) -> None:
+        self.down(-LINE_HEIGHT + 6)
+        self.rule(1)
+        self.down(18)
+        self.text(MARGIN, "Net total", size=12, bold=True)
+        self.right(AMOUNT_RIGHT, self.money(self.doc.bill.net_total), size=12, bold=True)
+        self.down(24)
+        self.text(MARGIN, "All amounts are net of VAT.", size=8)
+        self.down(11)
+        self.text(
+            MARGIN,
+            "Usage is listed per service in billable units; quantities included in "
+            "your plan cost nothing.",
+            size=8,
+        )
+
+    def footer(self) -> None:
+        self.canvas.setFont("Helvetica", 8)
+        self.canvas.drawCentredString(
+            PAGE_WIDTH / 2,
+            30,
+            f"{self.doc.operator.name} - {self.doc.bill.invoice_number} - page {self.page}",
+        )
+
+    def new_page(self) -> None:
+        self.footer()
+        self.canvas.showPage()
+        self.page += 1
+        self.y = PAGE_HEIGHT - MARGIN
+        self.text(MARGIN, f"{self.doc.operator.name}", size=12, bold=True)
+        self.right(AMOUNT_RIGHT, f"Invoice {self.doc.bill.invoice_number} (continued)", size=10)
+        self.down(30)
+        self.table_header()
+
+
+def render_invoice(document: InvoiceDocument) -> bytes:
+    """The invoice as PDF bytes."""
+    return _InvoiceCanvas(document).draw()
