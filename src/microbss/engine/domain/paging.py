@@ -53,11 +53,13 @@ def decode_token(token: str) -> str | int:
         padded = token + "=" * (-len(token) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))["after"]
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
-        raise InvalidArgument("is not a token this server issued; start again without one",
-                              field="page.page_token") from None
+        raise InvalidArgument(
+            "is not a token this server issued; start again without one", field="page.page_token"
+        ) from None
     if not isinstance(key, str | int) or isinstance(key, bool):
-        raise InvalidArgument("is not a token this server issued; start again without one",
-                              field="page.page_token")
+        raise InvalidArgument(
+            "is not a token this server issued; start again without one", field="page.page_token"
+        )
     return key
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -30,8 +31,10 @@ from microbss.engine.domain.money import Money
 MIN_AGE_YEARS = 16
 MAX_AGE_YEARS = 120
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 # Identity documents vary by country (DNI 12345678Z, NIE X1234567L, passports): 5 to 20 letters
 # and digits once spaces and dashes are dropped, with at least 4 digits.
 _IDENTITY = re.compile(r"^[A-Z0-9]{5,20}$")
@@ -180,9 +183,9 @@ class _Collector:
     def add(self, field_name: str, message: str) -> None:
         self.errors.append(InvalidArgument(message, field=field_name))
 
-    def parse(self, parser: object, value: str, field_name: str) -> str:
+    def parse(self, parser: Callable[[str, str], str], value: str, field_name: str) -> str:
         try:
-            return parser(value, field_name)  # type: ignore[operator, no-any-return]
+            return parser(value, field_name)
         except InvalidArgument as err:
             self.errors.append(err)
             return value
@@ -196,7 +199,11 @@ def validate_new_subscriber(new: NewSubscriber, catalog: Catalog, today: date) -
     errors = _Collector()
     msisdn = errors.parse(parse_msisdn, new.msisdn, "msisdn")
     imsi = errors.parse(parse_imsi, new.imsi, "imsi")
-    imei = errors.parse(parse_imei, new.handset_imei, "handset_imei") if new.handset_imei.strip() else ""
+    imei = (
+        errors.parse(parse_imei, new.handset_imei, "handset_imei")
+        if new.handset_imei.strip()
+        else ""
+    )
     identity = _check_identity(errors, new.identity_number)
     first_name = _check_name(errors, new.first_name, "first_name")
     last_name = _check_name(errors, new.last_name, "last_name")
@@ -210,9 +217,17 @@ def validate_new_subscriber(new: NewSubscriber, catalog: Catalog, today: date) -
     if errors.errors:
         raise ValidationErrors(errors.errors)
     return replace(
-        new, msisdn=msisdn, imsi=imsi, handset_imei=imei, identity_number=identity,
-        first_name=first_name, last_name=last_name, address=address, email=email,
-        contact_phone=phone, payment=payment,
+        new,
+        msisdn=msisdn,
+        imsi=imsi,
+        handset_imei=imei,
+        identity_number=identity,
+        first_name=first_name,
+        last_name=last_name,
+        address=address,
+        email=email,
+        contact_phone=phone,
+        payment=payment,
     )
 
 
@@ -222,8 +237,10 @@ def _check_identity(errors: _Collector, raw: str) -> str:
         errors.add("identity_number", "identity number is required")
     elif not _IDENTITY.match(identity) or sum(c.isdigit() for c in identity) < 4:
         # Never echo the number itself: it would end up in logs.
-        errors.add("identity_number", "identity number must be 5 to 20 letters and digits,"
-                   " at least 4 of them digits")
+        errors.add(
+            "identity_number",
+            "identity number must be 5 to 20 letters and digits, at least 4 of them digits",
+        )
     return identity
 
 
@@ -256,8 +273,11 @@ def _check_address(errors: _Collector, address: Address) -> Address:
     city = " ".join(address.city.split())
     postal_code = address.postal_code.strip().upper()
     country = address.country.strip().upper()
-    for name, value, limit in (("street", street, 200), ("city", city, 100),
-                               ("postal_code", postal_code, 20)):
+    for name, value, limit in (
+        ("street", street, 200),
+        ("city", city, 100),
+        ("postal_code", postal_code, 20),
+    ):
         if not value:
             errors.add(f"address.{name}", "is required")
         elif len(value) > limit:
@@ -287,8 +307,9 @@ def _check_phone(errors: _Collector, raw: str) -> str:
 def _check_payment(errors: _Collector, payment: PaymentData, full_name: str) -> PaymentData:
     method = payment.method
     if method is None:
-        errors.add("payment.method", "payment method is required (CASH, CARD_ON_FILE or"
-                   " DIRECT_DEBIT)")
+        errors.add(
+            "payment.method", "payment method is required (CASH, CARD_ON_FILE or DIRECT_DEBIT)"
+        )
         return payment
     if method == PaymentMethod.CASH:
         if payment.card_reference or payment.card_last4 or payment.iban:
@@ -309,8 +330,11 @@ def _check_card(errors: _Collector, payment: PaymentData) -> PaymentData:
         errors.add("payment.card_last4", "must be exactly the last 4 digits of the card")
     if payment.iban:
         errors.add("payment.iban", "CARD_ON_FILE takes no IBAN")
-    return PaymentData(method=PaymentMethod.CARD_ON_FILE, card_reference=reference,
-                       card_last4=payment.card_last4.strip())
+    return PaymentData(
+        method=PaymentMethod.CARD_ON_FILE,
+        card_reference=reference,
+        card_last4=payment.card_last4.strip(),
+    )
 
 
 def _check_direct_debit(errors: _Collector, payment: PaymentData, full_name: str) -> PaymentData:
@@ -332,8 +356,10 @@ def _check_plan(errors: _Collector, new: NewSubscriber, catalog: Catalog) -> Non
     if plan is None:
         errors.add("price_plan_id", f"price plan {new.price_plan_id} does not exist")
     elif new.payment_type is not None and plan.payment_type != new.payment_type:
-        errors.add("price_plan_id", f"price plan {plan.code} is {plan.payment_type.value},"
-                   f" not {new.payment_type.value}")
+        errors.add(
+            "price_plan_id",
+            f"price plan {plan.code} is {plan.payment_type.value}, not {new.payment_type.value}",
+        )
     if new.payment_type == PaymentType.POSTPAID:
         if not new.bill_cycle_id:
             errors.add("bill_cycle_id", "a POSTPAID subscriber needs a bill cycle")
@@ -346,16 +372,22 @@ def _check_plan(errors: _Collector, new: NewSubscriber, catalog: Catalog) -> Non
 def _check_no_card_numbers(errors: _Collector, new: NewSubscriber) -> None:
     # Network identifiers (MSISDN, IMSI, IMEI) are excluded: an IMEI is Luhn-valid by design.
     free_text = {
-        "first_name": new.first_name, "last_name": new.last_name,
-        "address.street": new.address.street, "address.city": new.address.city,
-        "address.postal_code": new.address.postal_code, "email": new.email,
+        "first_name": new.first_name,
+        "last_name": new.last_name,
+        "address.street": new.address.street,
+        "address.city": new.address.city,
+        "address.postal_code": new.address.postal_code,
+        "email": new.email,
         "payment.card_reference": new.payment.card_reference,
         "payment.account_holder": new.payment.account_holder,
     }
     for field_name, value in free_text.items():
         if contains_card_number(value):
-            errors.add(field_name, "looks like a full card number; store only the payment"
-                       " provider's reference and the last 4 digits")
+            errors.add(
+                field_name,
+                "looks like a full card number; store only the payment"
+                " provider's reference and the last 4 digits",
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from microbss.engine.storage.tables import (
     allowance_balances,
     allowances,
     balances,
+    bill_cycles,
     price_plans,
     rated_cdrs,
     resources,
@@ -56,13 +57,18 @@ def subscriber_from_row(row: Any) -> Subscriber:
         first_name=row.first_name,
         last_name=row.last_name,
         date_of_birth=row.date_of_birth,
-        address=Address(street=row.street, city=row.city, postal_code=row.postal_code,
-                        country=row.country),
+        address=Address(
+            street=row.street, city=row.city, postal_code=row.postal_code, country=row.country
+        ),
         email=row.email,
         contact_phone=row.contact_phone,
-        payment=PaymentData(method=PaymentMethod(row.payment_method),
-                            card_reference=row.card_reference, card_last4=row.card_last4,
-                            iban=row.iban, account_holder=row.account_holder),
+        payment=PaymentData(
+            method=PaymentMethod(row.payment_method),
+            card_reference=row.card_reference,
+            card_last4=row.card_last4,
+            iban=row.iban,
+            account_holder=row.account_holder,
+        ),
         price_plan_id=row.price_plan_id,
         bill_cycle_id=row.bill_cycle_id,
         activated_at=row.activated_at,
@@ -155,6 +161,14 @@ def current_allowances(
     return result
 
 
+def bill_cycle_day(conn: Connection, bill_cycle_id: int) -> int:
+    return int(
+        conn.execute(
+            select(bill_cycles.c.cycle_day).where(bill_cycles.c.id == bill_cycle_id)
+        ).scalar_one()
+    )
+
+
 def plan_currency(conn: Connection, price_plan_id: int) -> str:
     return str(
         conn.execute(
@@ -168,9 +182,7 @@ def search_subscribers(
 ) -> Page[Subscriber]:
     """Subscribers matching every given filter, in id order."""
     filters = _search_filters(query)
-    total = conn.execute(
-        select(func.count()).select_from(subscribers).where(*filters)
-    ).scalar_one()
+    total = conn.execute(select(func.count()).select_from(subscribers).where(*filters)).scalar_one()
     statement: Select[Any] = _SUBSCRIBER_COLUMNS.where(*filters)
     if page.after is not None:
         statement = statement.where(subscribers.c.id > int(page.after))
@@ -250,16 +262,21 @@ def insert_subscriber(
     return int(result.scalar_one())
 
 
-def insert_main_balance(conn: Connection, subscriber_id: int, amount: Money,
-                        at: datetime) -> None:
+def insert_main_balance(conn: Connection, subscriber_id: int, amount: Money, at: datetime) -> None:
     conn.execute(
-        insert(balances).values(subscriber_id=subscriber_id, currency=amount.currency,
-                                amount_minor=amount.amount_minor, updated_at=at)
+        insert(balances).values(
+            subscriber_id=subscriber_id,
+            currency=amount.currency,
+            amount_minor=amount.amount_minor,
+            updated_at=at,
+        )
     )
 
 
 def insert_allowance_balances(
-    conn: Connection, subscriber_id: int, granted: dict[str, int],
+    conn: Connection,
+    subscriber_id: int,
+    granted: dict[str, int],
     period: tuple[datetime, datetime],
 ) -> None:
     """One row per service with an allowance, for ``period``, nothing used yet."""
@@ -269,15 +286,22 @@ def insert_allowance_balances(
     conn.execute(
         insert(allowance_balances),
         [
-            {"subscriber_id": subscriber_id, "service_id": service_id, "period_start": start,
-             "period_end": end, "granted": quantity, "used": 0}
+            {
+                "subscriber_id": subscriber_id,
+                "service_id": service_id,
+                "period_start": start,
+                "period_end": end,
+                "granted": quantity,
+                "used": 0,
+            }
             for service_id, quantity in granted.items()
         ],
     )
 
 
-def credit_main_balance(conn: Connection, subscriber_id: int, amount_minor: int,
-                        at: datetime) -> int:
+def credit_main_balance(
+    conn: Connection, subscriber_id: int, amount_minor: int, at: datetime
+) -> int:
     """Add to the main balance in the database (no read-modify-write); return the new amount."""
     return int(
         conn.execute(
