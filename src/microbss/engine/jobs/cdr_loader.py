@@ -1,0 +1,758 @@
+"""The CDR loader: read CDR files, rate every good row exactly once, keep the rest for a human.
+
+``load_cdr_files(deps, paths)`` reads files, folders (every file inside, in name order) and .gz
+files. Each row is checked; a bad row goes to ``<input>.rejects.csv`` beside its file (line
+number, reason, the line as read). Good rows are rated against the subscriber that held the
+MSISDN *at the event time* and committed in batches, each batch one transaction that
+
+1. takes the loaders' write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-level
+   advisory lock plus FOR UPDATE on the balance rows), so concurrent loaders queue per batch;
+2. drops CDR ids already in ``rated_cdrs`` (counted as duplicates: they change nothing);
+3. rates the rest in (start time, CDR id) order with the allowance counters and prepaid
+   balances read from the database, so allowance state carries across batches and files;
+4. inserts the rated rows, debits prepaid main balances by the sum of their charges (a balance
+   may go negative; those CDRs are flagged NEGATIVE_BALANCE) and writes the allowance counters.
+
+``rated_cdrs.cdr_id`` is UNIQUE, so the database itself refuses a second copy of a CDR. A load
+killed at any point leaves only whole batches behind; running it again skips them as duplicates
+and rewrites the reject file, ending in the state of one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy.exc import IntegrityError
+
+from microbss.engine.deps import Deps
+from microbss.engine.domain.catalog import Catalog, PaymentType
+from microbss.engine.domain.errors import InvalidArgument
+from microbss.engine.domain.periods import PREPAID_CYCLE_DAY
+from microbss.engine.domain.rating import (
+    Account,
+    AllowanceCounter,
+    AllowanceKey,
+    RatedEvent,
+    RatingState,
+    UsageEvent,
+    band_at,
+    rate_events,
+    zone_for_other_party,
+)
+from microbss.engine.jobs.cdr_formats import (
+    CdrFormatError,
+    CdrRecord,
+    Rejected,
+    Skipped,
+    parser_for,
+)
+from microbss.engine.storage.catalog_repository import load_catalog
+from microbss.engine.storage.tables import allowance_balances, balances, subscribers
+from microbss.engine.storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 10_000
+MAX_BATCH_SIZE = 100_000
+REJECTS_SUFFIX = ".rejects.csv"
+FLAG_NEGATIVE_BALANCE = 1  # rated_cdrs.flags bit
+# Any constant works; it only has to be the same in every loader process.
+_PG_LOADER_LOCK = 0x6D627373_0C0D
+_SQLITE_MAX_VARIABLES = 500
+_BATCH_ATTEMPTS = 3
+_PLAIN_PROGRESS_EVERY_S = 5.0
+
+RATED_CDR_COLUMNS = (
+    "cdr_id", "subscriber_id", "service_id", "started_at", "quantity", "other_party", "zone",
+    "band", "billable_quantity", "allowance_used", "charge_minor", "currency", "flags",
+    "payment_type", "source", "rated_at",
+)  # fmt: skip
+
+
+class CdrFileError(Exception):
+    """A file could not be read at all (missing, unreadable, not the stated format)."""
+
+
+# --- Summary ------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadSummary:
+    files: int = 0
+    read: int = 0
+    rated: int = 0
+    rejected: int = 0
+    duplicate: int = 0
+    skipped: int = 0
+    negative_balance: int = 0
+    charged_minor: int = 0
+    seconds: float = 0.0
+    reject_files: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "path: why"
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def lines(self) -> list[str]:
+        """The summary as an operator reads it at the end of a run."""
+        out = [
+            f"files: {self.files}  read: {self.read}  rated: {self.rated}  "
+            f"rejected: {self.rejected}  duplicate: {self.duplicate}  skipped: {self.skipped}  "
+            f"negative balance: {self.negative_balance}",
+            f"{self.seconds:.1f} s, {self.rows_per_second:,.0f} rows/s",
+        ]
+        out += [f"rejects written to {path}" for path in self.reject_files]
+        out += [f"could not read {entry}" for entry in self.unreadable]
+        return out
+
+
+# --- Subscribers by MSISDN and time ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One subscriber's tenure of an MSISDN: [activated_at, terminated_at)."""
+
+    account: Account
+    currency: str
+    payment_type: str
+    activated_at: datetime
+    terminated_at: datetime | None
+
+
+class SubscriberIndex:
+    """MSISDN -> the lines that held it, loaded once per run (MSISDNs are reused after their
+    quarantine, so the right subscriber depends on the event time)."""
+
+    def __init__(self, lines_by_msisdn: dict[str, list[Line]]) -> None:
+        self._lines = lines_by_msisdn
+
+    @classmethod
+    def load(cls, conn: Connection, catalog: Catalog) -> SubscriberIndex:
+        by_msisdn: dict[str, list[Line]] = {}
+        query = select(
+            subscribers.c.id,
+            subscribers.c.msisdn,
+            subscribers.c.payment_type,
+            subscribers.c.price_plan_id,
+            subscribers.c.bill_cycle_id,
+            subscribers.c.activated_at,
+            subscribers.c.terminated_at,
+        ).order_by(subscribers.c.activated_at)
+        for row in conn.execute(query):
+            plan = catalog.price_plans[row.price_plan_id]
+            cycle = catalog.bill_cycles.get(row.bill_cycle_id) if row.bill_cycle_id else None
+            account = Account(
+                subscriber_id=row.id,
+                plan=plan,
+                prepaid=row.payment_type == PaymentType.PREPAID.value,
+                cycle_day=cycle.cycle_day if cycle else PREPAID_CYCLE_DAY,
+            )
+            by_msisdn.setdefault(row.msisdn, []).append(
+                Line(account, plan.currency, row.payment_type, row.activated_at, row.terminated_at)
+            )
+        return cls(by_msisdn)
+
+    def line_at(self, msisdn: str, instant: datetime) -> Line | str:
+        """The line holding ``msisdn`` at ``instant``, or the reject reason."""
+        lines = self._lines.get(msisdn)
+        if not lines:
+            return f"unknown subscriber: no subscriber has MSISDN {msisdn}"
+        for line in lines:
+            if line.activated_at <= instant and (
+                line.terminated_at is None or instant < line.terminated_at
+            ):
+                return line
+        return (
+            f"subscriber not active at event time: MSISDN {msisdn} had no active line at "
+            f"{instant:%Y-%m-%d %H:%M:%S} UTC"
+        )
+
+
+# --- Reading files ------------------------------------------------------------------------
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given and every file inside given folders (name order), minus reject files."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and _is_cdr_file(p))
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise CdrFileError(f"{path}: no such file or folder")
+    return found
+
+
+def _is_cdr_file(path: Path) -> bool:
+    name = path.name
+    return not (name.startswith(".") or REJECTS_SUFFIX in name)
+
+
+@contextmanager
+def open_cdr_text(path: Path) -> Iterator[IO[str]]:
+    """The file as text (gunzipped when it ends in .gz); undecodable bytes become U+FFFD so
+    one bad byte rejects one row, not the file. A UTF-8 byte order mark is dropped."""
+    try:
+        raw: Any = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise CdrFileError(f"{path}: {exc.strerror or exc}") from None
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text:
+        yield text
+
+
+# --- Progress -----------------------------------------------------------------------------
+
+
+class Progress:
+    """A tqdm bar on a terminal; a plain line every few seconds otherwise (logs, cron)."""
+
+    def __init__(self, enabled: bool | None) -> None:
+        self._enabled = True if enabled is None else enabled
+        self._bar: Any = None
+        if self._enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(unit=" CDR", unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+        self._last_print = time.monotonic()
+
+    def update(self, label: str, summary: LoadSummary, new_rows: int) -> None:
+        if not self._enabled:
+            return
+        if self._bar is not None:
+            self._bar.set_description(label, refresh=False)
+            self._bar.update(new_rows)
+            return
+        now = time.monotonic()
+        if now - self._last_print >= _PLAIN_PROGRESS_EVERY_S:
+            self._last_print = now
+            print(
+                f"{label}: read {summary.read} rated {summary.rated} "
+                f"rejected {summary.rejected} duplicate {summary.duplicate}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+# --- Rejects ------------------------------------------------------------------------------
+
+
+class RejectFile:
+    """``<input>.rejects.csv``, written to a temporary name and moved into place at the end,
+    so a rerun replaces it whole; removed when a run has no rejects for the file."""
+
+    HEADER = "line_no,reason,original_line\n"
+
+    def __init__(self, source: Path) -> None:
+        self.path = source.with_name(source.name + REJECTS_SUFFIX)
+        self._tmp = source.with_name(source.name + REJECTS_SUFFIX + ".tmp")
+        self._out: IO[str] | None = None
+        self.count = 0
+
+    def add(self, line_no: int, reason: str, raw: str) -> None:
+        if self._out is None:
+            self._out = open(self._tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self._out.write(self.HEADER)
+        self._out.write(f"{line_no},{_csv_quote(reason)},{_csv_quote(raw)}\n")
+        self.count += 1
+
+    def finish(self) -> Path | None:
+        if self._out is None:
+            self.path.unlink(missing_ok=True)
+            return None
+        self._out.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abandon(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._tmp.unlink(missing_ok=True)
+
+
+def _csv_quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+# --- The batch transaction ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Pending:
+    """A row that passed every check before the database: ready to rate."""
+
+    line: Line
+    event: UsageEvent
+
+
+@dataclass
+class BatchResult:
+    rated: int = 0
+    duplicate: int = 0
+    negative_balance: int = 0
+    charged_minor: int = 0
+
+
+class BatchWriter:
+    """Commits one batch of pending rows in one transaction (see the module docstring)."""
+
+    def __init__(self, deps: Deps, source: str) -> None:
+        self._deps = deps
+        self._source = source[-200:]
+        self._postgres = deps.db.dialect.name == "postgresql"
+
+    def commit(self, batch: Sequence[Pending]) -> BatchResult:
+        for attempt in range(1, _BATCH_ATTEMPTS + 1):
+            try:
+                return self._commit_once(batch)
+            except IntegrityError:
+                # Another writer inserted one of these ids between our check and insert (only
+                # possible if it bypassed the loader's lock); the rerun counts it as duplicate.
+                if attempt == _BATCH_ATTEMPTS:
+                    raise
+                log.warning("batch hit a concurrent insert; retrying (attempt %d)", attempt)
+        raise AssertionError("unreachable")
+
+    def _commit_once(self, batch: Sequence[Pending]) -> BatchResult:
+        with UnitOfWork(self._deps.db, write=True) as uow:
+            conn = uow.conn
+            if self._postgres:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOADER_LOCK})")
+            fresh, duplicates = self._without_known_ids(conn, batch)
+            state = RatingState(tz=self._deps.settings.tz)
+            accounts = {p.event.cdr_id: p.line for p in fresh}
+            stored_allowances = self._load_allowances(conn, state, fresh)
+            prepaid_before = self._load_balances(conn, state, fresh)
+            rated = rate_events(state, [(p.line.account, p.event) for p in fresh])
+            self._insert_rated(conn, rated, accounts)
+            self._debit_balances(conn, state, prepaid_before, fresh)
+            self._write_allowances(conn, state, stored_allowances)
+            uow.commit()
+        return BatchResult(
+            rated=len(rated),
+            duplicate=duplicates,
+            negative_balance=sum(1 for r in rated if r.negative_balance),
+            charged_minor=sum(r.charge.amount for r in rated),
+        )
+
+    # -- duplicates
+
+    def _without_known_ids(
+        self, conn: Connection, batch: Sequence[Pending]
+    ) -> tuple[list[Pending], int]:
+        unique: dict[str, Pending] = {}
+        for pending in batch:
+            unique.setdefault(pending.event.cdr_id, pending)  # first copy in the file wins
+        known = self._existing_ids(conn, list(unique))
+        fresh = [p for cdr_id, p in unique.items() if cdr_id not in known]
+        return fresh, len(batch) - len(fresh)
+
+    def _existing_ids(self, conn: Connection, ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        if self._postgres:
+            rows = conn.exec_driver_sql(
+                "SELECT cdr_id FROM rated_cdrs WHERE cdr_id = ANY(%(ids)s)", {"ids": ids}
+            )
+            known.update(row[0] for row in rows)
+            return known
+        cursor = _dbapi(conn).cursor()
+        try:
+            for start in range(0, len(ids), _SQLITE_MAX_VARIABLES):
+                chunk = ids[start : start + _SQLITE_MAX_VARIABLES]
+                marks = ",".join("?" * len(chunk))
+                cursor.execute(f"SELECT cdr_id FROM rated_cdrs WHERE cdr_id IN ({marks})", chunk)  # noqa: S608
+                known.update(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.close()
+        return known
+
+    # -- state in
+
+    def _load_allowances(
+        self, conn: Connection, state: RatingState, fresh: list[Pending]
+    ) -> set[AllowanceKey]:
+        """Read the stored counters the batch draws on; returns the keys that exist."""
+        keys: set[AllowanceKey] = set()
+        for pending in fresh:
+            key = state.allowance_key(pending.line.account, pending.event)
+            if key is not None:
+                keys.add(key)
+        if not keys:
+            return set()
+        subscriber_ids = sorted({key[0] for key in keys})
+        starts = {key[2] for key in keys}
+        table = allowance_balances
+        for chunk in _chunks(subscriber_ids, _SQLITE_MAX_VARIABLES):
+            query = select(
+                table.c.subscriber_id,
+                table.c.service_id,
+                table.c.period_start,
+                table.c.period_end,
+                table.c.granted,
+                table.c.used,
+            ).where(
+                and_(
+                    table.c.subscriber_id.in_(chunk),
+                    table.c.period_start >= min(starts),
+                    table.c.period_start <= max(starts),
+                )
+            )
+            if self._postgres:
+                query = query.order_by(table.c.id).with_for_update()
+            for row in conn.execute(query):
+                key = (row.subscriber_id, row.service_id, row.period_start)
+                if key in keys:
+                    state.allowances[key] = AllowanceCounter(
+                        granted=row.granted, used=row.used, period_end=row.period_end
+                    )
+        return set(state.allowances)
+
+    def _load_balances(
+        self, conn: Connection, state: RatingState, fresh: list[Pending]
+    ) -> dict[int, int]:
+        prepaid = sorted({p.line.account.subscriber_id for p in fresh if p.line.account.prepaid})
+        for chunk in _chunks(prepaid, _SQLITE_MAX_VARIABLES):
+            query = (
+                select(balances.c.subscriber_id, balances.c.amount_minor)
+                .where(balances.c.subscriber_id.in_(chunk))
+                .order_by(balances.c.subscriber_id)
+            )
+            if self._postgres:
+                query = query.with_for_update()
+            for subscriber_id, amount in conn.execute(query):
+                state.balances[subscriber_id] = amount
+        return dict(state.balances)
+
+    # -- state out
+
+    def _insert_rated(
+        self, conn: Connection, rated: list[RatedEvent], lines: dict[str, Line]
+    ) -> None:
+        if not rated:
+            return
+        now = self._deps.clock()
+        dbapi = _dbapi(conn)
+        if self._postgres:
+            columns = ", ".join(RATED_CDR_COLUMNS)
+            with (
+                dbapi.cursor() as cursor,
+                cursor.copy(f"COPY rated_cdrs ({columns}) FROM STDIN") as copy,
+            ):
+                for r in rated:
+                    copy.write_row(_rated_row(r, lines[r.event.cdr_id], self._source, now))
+            return
+        # SQLite stores DateTime as text; write it exactly as SQLAlchemy does, so every reader
+        # (and every comparison) sees one format.
+        rated_at = _sqlite_time(now)
+        sqlite_rows = [
+            _rated_row(r, lines[r.event.cdr_id], self._source, rated_at, _sqlite_time)
+            for r in rated
+        ]
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(
+                f"INSERT INTO rated_cdrs ({', '.join(RATED_CDR_COLUMNS)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(RATED_CDR_COLUMNS))})",
+                sqlite_rows,
+            )
+        finally:
+            cursor.close()
+
+    def _debit_balances(
+        self,
+        conn: Connection,
+        state: RatingState,
+        before: dict[int, int],
+        fresh: list[Pending],
+    ) -> None:
+        now = self._deps.clock()
+        currencies = {p.line.account.subscriber_id: p.line.currency for p in fresh}
+        updates = []
+        for subscriber_id, after in state.balances.items():
+            debit = before.get(subscriber_id, 0) - after
+            if not debit:
+                continue
+            if subscriber_id in before:
+                updates.append({"sid": subscriber_id, "debit": debit, "now": now})
+            else:  # a prepaid line without a balance row: create it, already debited
+                conn.execute(
+                    balances.insert().values(
+                        subscriber_id=subscriber_id,
+                        currency=currencies[subscriber_id],
+                        amount_minor=-debit,
+                        updated_at=now,
+                    )
+                )
+        if updates:
+            conn.execute(
+                balances.update()
+                .where(balances.c.subscriber_id == bindparam("sid"))
+                .values(
+                    amount_minor=balances.c.amount_minor - bindparam("debit"),
+                    updated_at=bindparam("now"),
+                ),
+                updates,
+            )
+
+    def _write_allowances(
+        self, conn: Connection, state: RatingState, existing: set[AllowanceKey]
+    ) -> None:
+        inserts, updates = [], []
+        for key, counter in state.allowances.items():
+            if not counter.touched:
+                continue
+            subscriber_id, service_id, period_start = key
+            if key in existing:
+                updates.append(
+                    {
+                        "sid": subscriber_id,
+                        "svc": service_id,
+                        "ps": period_start,
+                        "used": counter.used,
+                    }
+                )
+            else:
+                inserts.append(
+                    {
+                        "subscriber_id": subscriber_id,
+                        "service_id": service_id,
+                        "period_start": period_start,
+                        "period_end": counter.period_end,
+                        "granted": counter.granted,
+                        "used": counter.used,
+                    }
+                )
+        if inserts:
+            conn.execute(allowance_balances.insert(), inserts)
+        if updates:
+            table = allowance_balances
+            conn.execute(
+                table.update()
+                .where(
+                    and_(
+                        table.c.subscriber_id == bindparam("sid"),
+                        table.c.service_id == bindparam("svc"),
+                        table.c.period_start == bindparam("ps"),
+                    )
+                )
+                .values(used=bindparam("used")),
+                updates,
+            )
+
+
+def _dbapi(conn: Connection) -> Any:
+    """The driver's own connection (sqlite3 / psycopg), inside the same transaction, for the
+    bulk paths SQLAlchemy would slow down (executemany, COPY)."""
+    return conn.connection.dbapi_connection
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _sqlite_time(instant: datetime) -> str:
+    return instant.isoformat(" ", "microseconds")
+
+
+def _same_time(instant: datetime) -> datetime:
+    return instant
+
+
+def _rated_row(
+    rated: RatedEvent,
+    line: Line,
+    source: str,
+    rated_at: Any,
+    time_value: Callable[[datetime], Any] = _same_time,
+) -> tuple[Any, ...]:
+    event, charge = rated.event, rated.charge
+    return (
+        event.cdr_id,
+        line.account.subscriber_id,
+        event.service_id,
+        time_value(event.started_at),
+        event.quantity,
+        event.other_party,
+        charge.zone.value,
+        charge.band.value,
+        charge.billable_quantity,
+        charge.allowance_used,
+        charge.amount,
+        line.currency,
+        FLAG_NEGATIVE_BALANCE if rated.negative_balance else 0,
+        line.payment_type,
+        source,
+        rated_at,
+    )
+
+
+# --- The run ------------------------------------------------------------------------------
+
+
+def resolve_time_zone(name: str | None, deps: Deps) -> ZoneInfo:
+    """``--timezone``: an IANA name, "UTC"/"GMT" for switches that log GMT; default the
+    operator's zone."""
+    if not name:
+        return deps.settings.tz
+    try:
+        return ZoneInfo("UTC" if name.upper() in ("UTC", "GMT") else name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument(
+            f"{name!r} is not a time zone; use an IANA name like Europe/Madrid, or UTC",
+            field="timezone",
+        ) from None
+
+
+class _FileLoad:
+    """Loading one file: checks each row, batches the good ones, writes the reject file."""
+
+    def __init__(
+        self,
+        deps: Deps,
+        catalog: Catalog,
+        index: SubscriberIndex,
+        batch_size: int,
+        summary: LoadSummary,
+        progress: Progress,
+    ) -> None:
+        self._deps = deps
+        self._catalog = catalog
+        self._index = index
+        self._batch_size = batch_size
+        self._summary = summary
+        self._progress = progress
+        self._op_tz = deps.settings.tz
+        self._country_code = deps.settings.country_code
+
+    def run(self, path: Path, fmt: str, switch_tz: ZoneInfo) -> None:
+        parse = parser_for(fmt)
+        rejects = RejectFile(path)
+        writer = BatchWriter(self._deps, str(path))
+        pending: list[Pending] = []
+        try:
+            with open_cdr_text(path) as text:
+                for line_no, raw, result in parse(text, switch_tz):
+                    self._summary.read += 1
+                    checked = self._check(result)
+                    if isinstance(checked, Pending):
+                        pending.append(checked)
+                        if len(pending) >= self._batch_size:
+                            self._commit(writer, pending, path)
+                            pending = []
+                    elif isinstance(checked, Skipped):
+                        self._summary.skipped += 1
+                    else:
+                        rejects.add(line_no, checked.reason, raw)
+            self._commit(writer, pending, path)
+        except (OSError, EOFError, gzip.BadGzipFile, CdrFormatError) as exc:
+            rejects.abandon()
+            raise CdrFileError(f"{path}: {exc}") from None
+        except BaseException:
+            rejects.abandon()
+            raise
+        self._summary.rejected += rejects.count
+        written = rejects.finish()
+        if written is not None:
+            self._summary.reject_files.append(written)
+
+    def _check(self, result: CdrRecord | Rejected | Skipped) -> Pending | Rejected | Skipped:
+        if not isinstance(result, CdrRecord):
+            return result
+        if result.service_id not in self._catalog.services:
+            return Rejected(f"unknown service {result.service_id!r}")
+        line = self._index.line_at(result.msisdn, result.started_at)
+        if isinstance(line, str):
+            return Rejected(line)
+        plan = line.account.plan
+        zone = result.zone or zone_for_other_party(result.other_party, self._country_code)
+        band = band_at(plan, result.started_at, self._op_tz)
+        if plan.tariff_for(result.service_id, zone, band) is None:
+            return Rejected(
+                f"no tariff: price plan {plan.code} does not price {result.service_id} "
+                f"in zone {zone} band {band}"
+            )
+        event = UsageEvent(
+            cdr_id=result.cdr_id,
+            service_id=result.service_id,
+            started_at=result.started_at,
+            quantity=result.quantity,
+            zone=zone,
+            band=band,
+            other_party=result.other_party,
+        )
+        return Pending(line, event)
+
+    def _commit(self, writer: BatchWriter, pending: list[Pending], path: Path) -> None:
+        if not pending:
+            return
+        result = writer.commit(pending)
+        summary = self._summary
+        summary.rated += result.rated
+        summary.duplicate += result.duplicate
+        summary.negative_balance += result.negative_balance
+        summary.charged_minor += result.charged_minor
+        self._progress.update(path.name, summary, len(pending))
+
+
+def load_cdr_files(
+    deps: Deps,
+    paths: Iterable[str | Path],
+    fmt: str = "csv",
+    timezone: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool | None = None,
+) -> LoadSummary:
+    """Load, rate and store the CDRs in ``paths`` (files, folders, .gz); see the module doc.
+
+    ``fmt`` is "csv" (microbss CSV) or "asterisk" (Master.csv); ``timezone`` is the switch's
+    zone for Asterisk times (default the operator's). ``progress`` None shows a bar on a
+    terminal and plain lines otherwise; False is silent. A file that cannot be read at all is
+    listed in ``summary.unreadable`` and the others still load; a missing path raises
+    :class:`CdrFileError` before anything is loaded.
+    """
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise InvalidArgument(f"must be between 1 and {MAX_BATCH_SIZE}", field="batch_size")
+    parser_for(fmt)  # an unknown format fails before any work
+    switch_tz = resolve_time_zone(timezone, deps)
+    files = expand_paths(paths)
+    started = time.perf_counter()
+    with deps.db.connect() as conn:
+        catalog = load_catalog(conn)
+        index = SubscriberIndex.load(conn, catalog)
+    summary = LoadSummary()
+    bar = Progress(progress)
+    try:
+        loader = _FileLoad(deps, catalog, index, batch_size, summary, bar)
+        for path in files:
+            summary.files += 1
+            try:
+                loader.run(path, fmt, switch_tz)
+            except CdrFileError as exc:
+                log.error("%s", exc)
+                summary.unreadable.append(str(exc))
+    finally:
+        bar.close()
+        summary.seconds = time.perf_counter() - started
+    return summary
