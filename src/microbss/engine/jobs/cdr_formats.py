@@ -157,7 +157,7 @@ def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
     if header is None:
         return
     columns = _own_csv_columns(header)
-    width = max(columns.values()) + 1
+    width = max(columns[name] for name in OWN_CSV_REQUIRED) + 1  # a trailing zone may be left off
     positions = (
         columns["cdr_id"],
         columns["msisdn"],
