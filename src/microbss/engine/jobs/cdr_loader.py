@@ -26,6 +26,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -266,7 +267,8 @@ class RejectFile:
 
     def __init__(self, source: Path) -> None:
         self.path = source.with_name(source.name + REJECTS_SUFFIX)
-        self._tmp = source.with_name(source.name + REJECTS_SUFFIX + ".tmp")
+        # Unique per writer: two loaders on one file must not write into each other's temp file.
+        self._tmp = source.with_name(f"{source.name}{REJECTS_SUFFIX}.{uuid.uuid4().hex[:8]}.tmp")
         self._out: IO[str] | None = None
         self.count = 0
 
