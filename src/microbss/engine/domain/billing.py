@@ -301,11 +301,6 @@ def net_total(lines: Sequence[BillLine]) -> int:
     return sum(line.amount for line in lines)
 
 
-def has_anything_to_bill(fee: FeeProration, usage: Sequence[UsageTotals]) -> bool:
-    """False when a bill would charge nothing and record no usage: no invoice is made then."""
-    return fee.amount > 0 or any(u.events for u in usage)
-
-
 # --- Display ---------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ consumes no number).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from microbss.engine.storage.tables import (
     bills,
     invoice_sequences,
     rated_cdrs,
+    resources,
     subscribers,
 )
 
@@ -254,7 +255,7 @@ def usage_of_bills(
     return totals
 
 
-def insert_lines(conn: Connection, lines_by_bill: dict[int, Sequence[BillLine]]) -> None:
+def insert_lines(conn: Connection, lines_by_bill: Mapping[int, Sequence[BillLine]]) -> None:
     rows = [
         {
             "bill_id": bill_id,
@@ -401,3 +402,72 @@ def finish_bill_run(
             status="DONE", finished_at=finished_at, bills_created=bills_created, total_minor=total
         )
     )
+
+
+# --- Termination -----------------------------------------------------------------------------
+
+
+def terminate_account(conn: Connection, subscriber_id: int, at: datetime) -> bool:
+    """ACTIVE -> TERMINATED; False when the subscriber was not active (any more)."""
+    result = conn.execute(
+        update(subscribers)
+        .where(subscribers.c.id == subscriber_id, subscribers.c.status == "ACTIVE")
+        .values(status="TERMINATED", terminated_at=at)
+    )
+    return result.rowcount == 1
+
+
+def release_resources(
+    conn: Connection, subscriber_id: int, msisdn_available_at: datetime
+) -> dict[str, int]:
+    """Give a leaving subscriber's IMSI and handset back (FREE) and put the MSISDN in quarantine
+    until ``msisdn_available_at``; returns how many resources of each type moved."""
+    freed = conn.execute(
+        update(resources)
+        .where(
+            resources.c.subscriber_id == subscriber_id,
+            resources.c.type.in_(("IMSI", "HANDSET")),
+            resources.c.status == "ASSIGNED",
+        )
+        .values(status="FREE", subscriber_id=None, available_at=None)
+    ).rowcount
+    quarantined = conn.execute(
+        update(resources)
+        .where(
+            resources.c.subscriber_id == subscriber_id,
+            resources.c.type == "MSISDN",
+            resources.c.status == "ASSIGNED",
+        )
+        .values(status="QUARANTINE", subscriber_id=None, available_at=msisdn_available_at)
+    ).rowcount
+    return {"freed": freed, "quarantined": quarantined}
+
+
+def accounts_with_unbilled_usage(
+    conn: Connection, windows: Sequence[tuple[int, datetime]]
+) -> set[int]:
+    """Which of the (subscriber id, bill end) pairs have an unbilled CDR started before the end."""
+    found: set[int] = set()
+    for subscriber_id, end in windows:
+        row = conn.execute(
+            select(rated_cdrs.c.id)
+            .where(
+                rated_cdrs.c.subscriber_id == subscriber_id,
+                rated_cdrs.c.bill_id.is_(None),
+                rated_cdrs.c.started_at < end,
+            )
+            .limit(1)
+        ).first()
+        if row is not None:
+            found.add(subscriber_id)
+    return found
+
+
+def earliest_postpaid_activation(conn: Connection) -> dict[int, datetime]:
+    """Bill cycle id -> first activation of a postpaid subscriber on it."""
+    rows = conn.execute(
+        select(subscribers.c.bill_cycle_id, func.min(subscribers.c.activated_at))
+        .where(subscribers.c.payment_type == "POSTPAID")
+        .group_by(subscribers.c.bill_cycle_id)
+    )
+    return {int(cycle_id): first for cycle_id, first in rows}

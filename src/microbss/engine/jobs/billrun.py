@@ -1,0 +1,336 @@
+"""The monthly bill run: one MONTHLY bill with its PDF for every postpaid subscriber of the bill
+cycle(s) for a period, exactly once, and the past bill runs the demo data needs.
+
+``--period YYYY-MM`` names, for a cycle with cycle day D, the period that ends on day D of that
+month. A subscriber is due when it was active at some time in the period and ``billed_until`` is
+before the period's end (and before its termination); its bill covers
+[billed_until, min(period end, terminated_at)).
+
+Exactly once and crash-safe (see services.billing for the two steps of a bill):
+- a run first finishes DRAFT bills a crashed run left (their PDFs are re-rendered), then bills
+  the subscribers still due; a subscriber billed meanwhile by another run is skipped by the
+  conditional advance of ``billed_until``;
+- subscribers are billed in chunks: one short write transaction per chunk, PDFs rendered outside
+  any transaction, then one short transaction issues the chunk. SQLite writers queue on
+  BEGIN IMMEDIATE, so short transactions let several workers share the database.
+
+``workers > 1`` spreads chunks over processes started with the *spawn* method (``fork`` is unsafe
+with threads and open database connections); each worker builds its own database engine.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from microbss.engine.config import Settings
+from microbss.engine.deps import Deps
+from microbss.engine.domain.billing import BillKind
+from microbss.engine.domain.catalog import BillCycle, Catalog
+from microbss.engine.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from microbss.engine.domain.periods import period_containing, period_ending_in, to_local
+from microbss.engine.services.billing import (
+    BillRequest,
+    draft_bills,
+    finish_draft_bills,
+    issue_bills,
+)
+from microbss.engine.storage import bill_repository
+from microbss.engine.storage.catalog_repository import load_catalog
+from microbss.engine.storage.db import make_engine
+from microbss.engine.storage.uow import UnitOfWork
+
+CHUNK_SIZE = 50  # subscribers per write transaction: short locks, few round trips
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodOfCycle:
+    cycle: BillCycle
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class BillRunSummary:
+    period: str
+    bill_cycle_ids: list[int]
+    cycles_not_over: list[int] = field(default_factory=list)  # period not ended yet: left out
+    bill_run_id: int = 0
+    due: int = 0  # subscribers found due when the run started
+    bills_created: int = 0
+    drafts_finished: int = 0  # DRAFT bills of an earlier, interrupted run completed now
+    skipped: int = 0  # billed meanwhile by another run, or nothing to bill
+    totals: dict[str, int] = field(default_factory=dict)  # currency -> minor units billed
+    seconds: float = 0.0
+
+    @property
+    def bills_per_second(self) -> float:
+        return self.bills_created / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Work for one transaction: subscriber ids due in one cycle's period."""
+
+    subscriber_ids: tuple[int, ...]
+    period_end: datetime
+
+
+@dataclass
+class _ChunkResult:
+    bills: int = 0
+    skipped: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+# --- Planning --------------------------------------------------------------------------------
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    match = _PERIOD.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise InvalidArgument(f"{text!r} is not a period like 2026-03", field="period")
+    return int(match.group(1)), int(match.group(2))
+
+
+def periods_to_bill(
+    catalog: Catalog, period: str, bill_cycle_id: int | None, settings: Settings, now: datetime
+) -> tuple[list[PeriodOfCycle], list[int]]:
+    """The cycle periods a run bills, and the cycles left out because their period has not
+    ended yet. Refuses an unknown cycle, and a period not over for the cycle asked for (or for
+    every cycle)."""
+    year, month = parse_period(period)
+    if bill_cycle_id is not None and bill_cycle_id not in catalog.bill_cycles:
+        raise NotFound(f"bill cycle {bill_cycle_id} does not exist", field="billcycle")
+    cycles = (
+        [catalog.bill_cycles[bill_cycle_id]]
+        if bill_cycle_id is not None
+        else [catalog.bill_cycles[key] for key in sorted(catalog.bill_cycles)]
+    )
+    ready: list[PeriodOfCycle] = []
+    not_over: list[int] = []
+    for cycle in cycles:
+        start, end = period_ending_in(year, month, cycle.cycle_day, settings.tz)
+        if end > now:
+            not_over.append(cycle.id)
+        else:
+            ready.append(PeriodOfCycle(cycle, start, end))
+    if not ready and cycles:
+        first = cycles[0]
+        _start, end = period_ending_in(year, month, first.cycle_day, settings.tz)
+        raise FailedPrecondition(
+            f"period {period} of bill cycle {first.id} ({first.name}) ends on "
+            f"{to_local(end, settings.tz):%Y-%m-%d %H:%M}, which has not come yet",
+            field="period",
+        )
+    return ready, not_over
+
+
+def _plan_chunks(deps: Deps, periods: Sequence[PeriodOfCycle]) -> list[_Chunk]:
+    chunks: list[_Chunk] = []
+    with deps.db.connect() as conn:
+        for item in periods:
+            due = bill_repository.due_account_ids(conn, item.cycle.id, item.start, item.end)
+            for index in range(0, len(due), CHUNK_SIZE):
+                chunks.append(_Chunk(tuple(due[index : index + CHUNK_SIZE]), item.end))
+    return chunks
+
+
+# --- One chunk ------------------------------------------------------------------------------
+
+
+def _bill_chunk(
+    deps: Deps,
+    catalog: Catalog,
+    chunk: _Chunk,
+    *,
+    bill_run_id: int,
+    issued_at: datetime,
+    actor: str,
+) -> _ChunkResult:
+    with deps.db.connect() as conn:
+        accounts = bill_repository.load_accounts(conn, chunk.subscriber_ids)
+    requests = [
+        BillRequest(account, min(chunk.period_end, account.terminated_at or chunk.period_end))
+        for account in (accounts[i] for i in chunk.subscriber_ids if i in accounts)
+        if account.billed_until < min(chunk.period_end, account.terminated_at or chunk.period_end)
+    ]
+    with UnitOfWork(deps.db, write=True) as uow:
+        outcome = draft_bills(
+            deps,
+            uow.conn,
+            catalog,
+            requests,
+            kind=BillKind.MONTHLY,
+            issued_at=issued_at,
+            actor=actor,
+            bill_run_id=bill_run_id,
+        )
+        uow.commit()
+    issue_bills(deps, catalog, outcome.bills, accounts)
+    result = _ChunkResult(
+        bills=len(outcome.bills), skipped=len(chunk.subscriber_ids) - len(outcome.bills)
+    )
+    for bill in outcome.bills:
+        result.totals[bill.currency] = result.totals.get(bill.currency, 0) + bill.net_total
+    return result
+
+
+# --- Worker processes ----------------------------------------------------------------------
+
+_worker_state: dict[str, object] = {}
+
+
+def _worker_init(settings: Settings, db_url: str) -> None:
+    engine = make_engine(db_url)
+    deps = Deps(settings=settings, db=engine)
+    with engine.connect() as conn:
+        catalog = load_catalog(conn)
+    _worker_state["deps"] = deps
+    _worker_state["catalog"] = catalog
+
+
+def _worker_bill_chunk(job: tuple[_Chunk, int, datetime, str]) -> _ChunkResult:
+    chunk, bill_run_id, issued_at, actor = job
+    deps = _worker_state["deps"]
+    catalog = _worker_state["catalog"]
+    assert isinstance(deps, Deps) and isinstance(catalog, Catalog)
+    return _bill_chunk(
+        deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
+    )
+
+
+def _run_chunks(
+    deps: Deps,
+    catalog: Catalog,
+    chunks: Sequence[_Chunk],
+    *,
+    workers: int,
+    bill_run_id: int,
+    issued_at: datetime,
+    actor: str,
+) -> Iterator[_ChunkResult]:
+    if workers <= 1 or len(chunks) <= 1:
+        for chunk in chunks:
+            yield _bill_chunk(
+                deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
+            )
+        return
+    db_url = deps.db.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("spawn")
+    jobs = [(chunk, bill_run_id, issued_at, actor) for chunk in chunks]
+    with context.Pool(workers, initializer=_worker_init, initargs=(deps.settings, db_url)) as pool:
+        yield from pool.imap_unordered(_worker_bill_chunk, jobs)
+
+
+# --- The run --------------------------------------------------------------------------------
+
+
+def run_bill_run(
+    deps: Deps,
+    period: str,
+    bill_cycle_id: int | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+    *,
+    actor: str = "billrun",
+    issued_at: datetime | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> BillRunSummary:
+    """Bill every due postpaid subscriber of the cycle(s) for ``period`` ("YYYY-MM").
+
+    ``progress`` is called with the number of subscribers handled after each chunk;
+    ``on_plan`` once with the number due, before billing starts. ``issued_at`` (default: now)
+    dates the invoices; the demo data's past runs date them at the period's end.
+    """
+    if workers < 1:
+        raise InvalidArgument("must be 1 or more", field="workers")
+    started = time.perf_counter()
+    now = deps.clock()
+    with deps.db.connect() as conn:
+        catalog = load_catalog(conn)
+    periods, not_over = periods_to_bill(catalog, period, bill_cycle_id, deps.settings, now)
+    summary = BillRunSummary(
+        period=period, bill_cycle_ids=[p.cycle.id for p in periods], cycles_not_over=not_over
+    )
+    with UnitOfWork(deps.db, write=True) as uow:
+        summary.bill_run_id = bill_repository.start_bill_run(uow.conn, period, bill_cycle_id, now)
+        uow.commit()
+
+    summary.drafts_finished = finish_draft_bills(deps, catalog)
+    chunks = _plan_chunks(deps, periods)
+    summary.due = sum(len(c.subscriber_ids) for c in chunks)
+    if on_plan:
+        on_plan(summary.due)
+    for result in _run_chunks(
+        deps,
+        catalog,
+        chunks,
+        workers=workers,
+        bill_run_id=summary.bill_run_id,
+        issued_at=issued_at or now,
+        actor=actor,
+    ):
+        summary.bills_created += result.bills
+        summary.skipped += result.skipped
+        for currency, amount in result.totals.items():
+            summary.totals[currency] = summary.totals.get(currency, 0) + amount
+        if progress:
+            progress(result.bills + result.skipped)
+
+    summary.seconds = time.perf_counter() - started
+    with UnitOfWork(deps.db, write=True) as uow:
+        bill_repository.finish_bill_run(
+            uow.conn,
+            summary.bill_run_id,
+            deps.clock(),
+            summary.bills_created,
+            sum(summary.totals.values()),
+        )
+        uow.commit()
+    return summary
+
+
+# --- Past bill runs (demo data) ----------------------------------------------------------------
+
+
+def past_periods(deps: Deps, catalog: Catalog) -> list[tuple[str, int]]:
+    """(period, cycle id) of every complete period since the earliest postpaid activation of
+    each cycle, oldest first."""
+    now = deps.clock()
+    tz = deps.settings.tz
+    with deps.db.connect() as conn:
+        earliest = bill_repository.earliest_postpaid_activation(conn)
+    found: list[tuple[str, int]] = []
+    for cycle_id, first_activation in sorted(earliest.items()):
+        cycle = catalog.bill_cycles[cycle_id]
+        _start, end = period_containing(first_activation, cycle.cycle_day, tz)
+        while end <= now:
+            local_end = to_local(end, tz)
+            found.append((f"{local_end.year:04d}-{local_end.month:02d}", cycle_id))
+            _start, end = period_containing(end, cycle.cycle_day, tz)
+    return sorted(found)
+
+
+def run_past_bill_runs(deps: Deps, *, workers: int = 1) -> list[BillRunSummary]:
+    """The bill runs of every cycle for each past period since the earliest activation, up to
+    the last complete period; invoices dated at the end of their period."""
+    with deps.db.connect() as conn:
+        catalog = load_catalog(conn)
+    summaries = []
+    for period, cycle_id in past_periods(deps, catalog):
+        year, month = parse_period(period)
+        _start, end = period_ending_in(
+            year, month, catalog.bill_cycles[cycle_id].cycle_day, deps.settings.tz
+        )
+        summaries.append(
+            run_bill_run(deps, period, cycle_id, workers=workers, actor="demo-data", issued_at=end)
+        )
+    return summaries
