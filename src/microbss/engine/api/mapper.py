@@ -34,6 +34,7 @@ from microbss.engine.domain.subscriber import (
 )
 from microbss.engine.domain.voucher import Redemption, Voucher, VoucherState
 from microbss.engine.services.refdata import RefData
+from microbss.engine.services.usage import UsageRecord
 from microbss.v1 import engine_pb2, types_pb2
 
 # --- Time ------------------------------------------------------------------------------------
@@ -353,3 +354,30 @@ def redemption_to_pb(redemption: Redemption) -> engine_pb2.RedeemVoucherResponse
         balance=money(redemption.balance_minor, redemption.currency),
         redeemed_at=timestamp(redemption.redeemed_at),
     )
+
+
+# --- usage (E3) ------------------------------------------------------------------------------
+
+
+def rated_cdr_to_pb(record: UsageRecord) -> types_pb2.RatedCdr:
+    started = Timestamp()
+    started.FromDatetime(record.started_at.replace(tzinfo=UTC))
+    return types_pb2.RatedCdr(
+        cdr_id=record.cdr_id,
+        service=record.service_id,
+        started_at=started,
+        quantity=record.quantity,
+        unit=record.unit,
+        other_party=record.other_party,
+        zone=record.zone,
+        band=record.band,
+        billable_quantity=record.billable_quantity,
+        allowance_used=record.allowance_used,
+        charge=types_pb2.Money(amount_minor=record.charge_minor, currency=record.currency),
+        flags=record.flags,
+        bill_id=record.bill_id,
+    )
+
+
+def usage_chunk_to_pb(records: list[UsageRecord]) -> engine_pb2.UsageChunk:
+    return engine_pb2.UsageChunk(cdrs=[rated_cdr_to_pb(record) for record in records])

@@ -1,0 +1,152 @@
+"""GetSubscriberUsage over a real server: rated CDRs newest first, many per message."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import insert
+
+from microbss.engine.deps import Deps
+from microbss.engine.domain.periods import utcnow
+from microbss.engine.jobs.cdr_loader import load_cdr_files
+from microbss.engine.storage.tables import rated_cdrs
+from microbss.v1 import engine_pb2
+from tests.integration.conftest import Client, rpc_error
+from tests.integration.usage_data import add_subscriber, seed_catalog
+
+ANA = "34600100200"
+
+
+def ts(instant: datetime) -> Timestamp:
+    message = Timestamp()
+    message.FromDatetime(instant.replace(tzinfo=UTC))
+    return message
+
+
+def insert_cdrs(deps: Deps, subscriber_id: int, started: list[datetime]) -> None:
+    rows = [
+        {
+            "cdr_id": f"U{subscriber_id}-{n:06d}",
+            "subscriber_id": subscriber_id,
+            "service_id": "SMS",
+            "started_at": at,
+            "quantity": 1,
+            "other_party": "34611111111",
+            "zone": "NATIONAL",
+            "band": "ANY",
+            "billable_quantity": 1,
+            "allowance_used": 0,
+            "charge_minor": 9,
+            "currency": "EUR",
+            "flags": 0,
+            "payment_type": "PREPAID",
+            "rated_at": at,
+        }
+        for n, at in enumerate(started)
+    ]
+    with deps.db.begin() as conn:
+        conn.execute(insert(rated_cdrs), rows)
+
+
+def usage(client: Client, subscriber_id: int, **fields: object) -> list[engine_pb2.UsageChunk]:
+    request = engine_pb2.GetSubscriberUsageRequest(subscriber_id=subscriber_id, **fields)  # type: ignore[arg-type]
+    return list(client.stub.GetSubscriberUsage(request, metadata=client.md()))
+
+
+def test_usage_streams_rated_cdrs_newest_first_with_charge_allowance_and_flags(
+    deps: Deps, client: Client, tmp_path: Path
+) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA, balance=60)
+    now = utcnow().replace(microsecond=0)
+    first, second = now - timedelta(days=2), now - timedelta(days=1)
+    cdrs = tmp_path / "u.csv"
+    cdrs.write_text(
+        "cdr_id,msisdn,service,start_time,quantity,other_party,zone\n"
+        f"A1,{ANA},VOICE,{first.isoformat()}Z,61,0044163296,INTERNATIONAL\n"
+        f"A2,{ANA},VOICE,{second.isoformat()}Z,61,0044163296,INTERNATIONAL\n",
+        encoding="utf-8",
+    )
+    load_cdr_files(deps, [cdrs], progress=False)
+
+    (chunk,) = usage(client, ana)
+
+    assert [c.cdr_id for c in chunk.cdrs] == ["A2", "A1"]
+    newest = chunk.cdrs[0]
+    assert newest.started_at.ToDatetime() == second
+    assert (newest.service, newest.unit, newest.quantity) == ("VOICE", "SECOND", 61)
+    assert (newest.zone, newest.other_party, newest.billable_quantity) == (
+        "INTERNATIONAL",
+        "0044163296",
+        61,
+    )
+    # 61 s at 0.50/min per second = 50.83 cents, rounded once to 51.
+    assert (newest.charge.currency, newest.charge.amount_minor) == ("EUR", 51)
+    assert newest.allowance_used == 0 and newest.bill_id == 0
+    # The balance of 0.60 covered the first call but not the second.
+    assert list(chunk.cdrs[1].flags) == [] and list(newest.flags) == ["NEGATIVE_BALANCE"]
+
+
+def test_usage_comes_in_messages_of_the_requested_size_in_a_stable_order(
+    deps: Deps, client: Client
+) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow().replace(microsecond=0)
+    # Pairs of CDRs share a start time, so paging must break ties by row id.
+    insert_cdrs(deps, ana, [now - timedelta(minutes=n // 2) for n in range(2500)])
+
+    chunks = usage(client, ana, rows_per_message=1000)
+
+    assert [len(c.cdrs) for c in chunks] == [1000, 1000, 500]
+    ids = [cdr.cdr_id for c in chunks for cdr in c.cdrs]
+    assert len(set(ids)) == 2500
+    times = [cdr.started_at.ToDatetime() for c in chunks for cdr in c.cdrs]
+    assert times == sorted(times, reverse=True)
+    default = usage(client, ana)
+    assert [len(c.cdrs) for c in default] == [1000, 1000, 500]
+
+
+def test_the_default_window_is_the_last_three_months(deps: Deps, client: Client) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA, activated_at=datetime(2020, 1, 1))
+    now = utcnow()
+    insert_cdrs(deps, ana, [now - timedelta(days=10), now - timedelta(days=100)])
+    (chunk,) = usage(client, ana)
+    assert len(chunk.cdrs) == 1
+    wider = usage(client, ana, **{"from": ts(now - timedelta(days=120))})
+    assert sum(len(c.cdrs) for c in wider) == 2
+
+
+def test_a_subscriber_without_usage_gets_an_empty_stream(deps: Deps, client: Client) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    assert usage(client, ana) == []
+
+
+def test_an_unknown_subscriber_is_not_found(deps: Deps, client: Client) -> None:
+    seed_catalog(deps)
+    error = rpc_error(lambda: usage(client, 999))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_bad_window_or_message_size_is_an_invalid_argument_naming_the_field(
+    deps: Deps, client: Client
+) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow()
+    backwards = rpc_error(
+        lambda: usage(client, ana, **{"from": ts(now), "to": ts(now - timedelta(days=1))})
+    )
+    assert backwards.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "from" in (backwards.details() or "")
+    too_long = rpc_error(lambda: usage(client, ana, **{"from": ts(now - timedelta(days=500))}))
+    assert too_long.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "13 months" in (too_long.details() or "")
+    too_big = rpc_error(lambda: usage(client, ana, rows_per_message=6000))
+    assert too_big.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "rows_per_message" in (too_big.details() or "")
