@@ -1,0 +1,227 @@
+"""The server as an operator meets it: health, reflection, bearer token, error mapping, access
+log, and the catalog/inventory read RPCs (GetRefData, GetAvailableResources)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+import grpc
+import pytest
+from google.protobuf.descriptor_pool import DescriptorPool
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+from microbss.engine.deps import Deps
+from microbss.engine.domain.periods import utcnow
+from microbss.engine.services import refdata
+from microbss.v1 import engine_pb2, types_pb2
+from tests.integration.conftest import (
+    POSTPAID_PLAN_ID,
+    PREPAID_PLAN_ID,
+    Client,
+    Inventory,
+    add_resources,
+    rpc_error,
+)
+
+ENGINE_RPCS = {
+    "GetAvailableResources",
+    "CreateSubscriber",
+    "GetSubscriber",
+    "SearchSubscribers",
+    "GetRefData",
+    "SelectVouchers",
+    "UpdateVoucherState",
+    "RedeemVoucher",
+    "GetSubscriberUsage",
+    "GetSubscriberBills",
+    "ExecuteBilling",
+    "GetInvoice",
+    "TerminateSubscriber",
+}
+
+
+def test_health_reports_serving_for_the_server_and_the_engine_service(client: Client) -> None:
+    health = health_pb2_grpc.HealthStub(client.channel)
+    for service in ("", "microbss.v1.Engine"):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_every_engine_rpc(client: Client) -> None:
+    database = ProtoReflectionDescriptorDatabase(client.channel)
+    services = set(database.get_services())
+    pool = DescriptorPool(database)
+    engine = pool.FindServiceByName("microbss.v1.Engine")
+
+    assert {"microbss.v1.Engine", "grpc.health.v1.Health"} <= services
+    assert {method.name for method in engine.methods} == ENGINE_RPCS
+
+
+def test_with_a_token_calls_need_the_bearer_token_but_health_stays_open(
+    start_server: Callable[..., Client], catalog: object
+) -> None:
+    client = start_server(token="s3cret")
+    request = engine_pb2.GetRefDataRequest()
+
+    missing = rpc_error(lambda: client.stub.GetRefData(request, metadata=[("x-actor", "a")]))
+    wrong = rpc_error(lambda: client.stub.GetRefData(request, metadata=client.md(token="nope")))
+    answered = client.stub.GetRefData(request, metadata=client.md())
+    health = health_pb2_grpc.HealthStub(client.channel).Check(health_pb2.HealthCheckRequest())
+
+    assert missing.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert wrong.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "bearer token" in wrong.details()
+    assert len(answered.price_plans) == 2
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_an_unexpected_error_is_internal_with_a_request_id_and_logged(
+    client: Client,
+    catalog: object,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(_deps: Deps) -> object:
+        raise RuntimeError("database password is hunter2")
+
+    monkeypatch.setattr("microbss.engine.api.servicers.refdata.get_ref_data", broken)
+    caplog.set_level(logging.INFO, logger="microbss.engine.api")
+
+    error = rpc_error(lambda: client.stub.GetRefData(engine_pb2.GetRefDataRequest()))
+
+    assert error.code() == grpc.StatusCode.INTERNAL
+    assert error.details().startswith("internal error (request id ")
+    assert "hunter2" not in error.details()
+    request_id = error.details().removeprefix("internal error (request id ").rstrip(")")
+    trailing = dict(error.trailing_metadata() or ())
+    assert trailing["x-request-id"] == request_id
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert any(r.exc_info for r in logged)  # the traceback is in the log, not the reply
+    assert any("GetRefData INTERNAL" in r.getMessage() for r in logged)
+
+
+def test_every_call_is_logged_with_method_status_duration_request_id_and_actor(
+    client: Client, catalog: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="microbss.engine.api")
+
+    client.stub.GetRefData(engine_pb2.GetRefDataRequest(), metadata=client.md("csr.luis"))
+    rpc_error(lambda: client.stub.GetSubscriber(engine_pb2.GetSubscriberRequest(subscriber_id=5)))
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "microbss.engine.api"]
+    assert any(
+        line.startswith("/microbss.v1.Engine/GetRefData OK ")
+        and "ms request_id=" in line
+        and line.endswith("actor=csr.luis")
+        for line in lines
+    )
+    assert any("/microbss.v1.Engine/GetSubscriber NOT_FOUND" in line for line in lines)
+
+
+def test_ref_data_lists_plans_with_tariffs_allowances_services_and_cycles(
+    client: Client, catalog: object, deps: Deps
+) -> None:
+    ref = client.stub.GetRefData(engine_pb2.GetRefDataRequest())
+
+    plans = {p.id: p for p in ref.price_plans}
+    assert set(plans) == {PREPAID_PLAN_ID, POSTPAID_PLAN_ID}
+    postpaid = plans[POSTPAID_PLAN_ID]
+    assert postpaid.payment_type == types_pb2.POSTPAID
+    assert postpaid.monthly_fee == types_pb2.Money(amount_minor=2000, currency="EUR")
+    assert postpaid.peak_hours == "Mon-Fri 08:00-20:00"
+    voice = next(t for t in postpaid.tariffs if t.service == "VOICE")
+    assert (voice.unit_price.amount_minor, voice.price_unit, voice.minimum_quantity) == (9, 60, 60)
+    assert {a.service: a.quantity for a in postpaid.allowances} == {"DATA": 1 << 30, "SMS": 100}
+    assert plans[PREPAID_PLAN_ID].initial_credit.amount_minor == 500
+    assert {s.id: s.unit for s in ref.services} == {
+        "VOICE": "SECOND",
+        "SMS": "MESSAGE",
+        "DATA": "BYTE",
+    }
+    assert [(c.id, c.cycle_day) for c in ref.bill_cycles] == [(1, 1), (2, 15)]
+    assert (ref.operator_time_zone, ref.currency) == ("Europe/Madrid", "EUR")
+    assert refdata.get_ref_data(deps).catalog.price_plans.keys() == plans.keys()
+
+
+def test_available_resources_are_free_ones_in_value_order_with_prefix_and_paging(
+    client: Client, inventory: Inventory, deps: Deps
+) -> None:
+    add_resources(
+        deps,
+        "MSISDN",
+        ["34611111111"],
+        status="QUARANTINE",
+        available_at=utcnow() - timedelta(days=1),
+    )
+    add_resources(
+        deps,
+        "MSISDN",
+        ["34622222222"],
+        status="QUARANTINE",
+        available_at=utcnow() + timedelta(days=1),
+    )
+    add_resources(deps, "MSISDN", ["34633333333"], status="ASSIGNED")
+    get = client.stub.GetAvailableResources
+
+    first = get(
+        engine_pb2.GetAvailableResourcesRequest(
+            type=types_pb2.MSISDN, page=types_pb2.PageRequest(page_size=4)
+        )
+    )
+    rest = get(
+        engine_pb2.GetAvailableResourcesRequest(
+            type=types_pb2.MSISDN,
+            page=types_pb2.PageRequest(page_size=4, page_token=first.page.next_page_token),
+        )
+    )
+    typed_ahead = get(
+        engine_pb2.GetAvailableResourcesRequest(type=types_pb2.MSISDN, prefix="+346111")
+    )
+    handsets = get(engine_pb2.GetAvailableResourcesRequest(type=types_pb2.HANDSET))
+
+    values = [r.value for r in [*first.resources, *rest.resources]]
+    assert values == [*inventory.msisdns, "34611111111"]
+    assert first.page.total_count == 6 and rest.page.next_page_token == ""
+    assert [r.value for r in typed_ahead.resources] == ["34611111111"]
+    assert handsets.resources[0].model == "Phone X"
+    assert handsets.resources[0].type == types_pb2.HANDSET
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({}, "type: resource type is required"),
+        ({"type": 9}, "type: 9 is not a known value"),
+        ({"type": types_pb2.MSISDN, "prefix": "34a"}, "prefix: must be up to 20 digits"),
+        (
+            {"type": types_pb2.MSISDN, "page": types_pb2.PageRequest(page_size=-1)},
+            "page.page_size: must not be negative",
+        ),
+    ],
+)
+def test_bad_resource_queries_are_invalid(
+    client: Client, catalog: object, fields: dict[str, object], words: str
+) -> None:
+    error = rpc_error(
+        lambda: client.stub.GetAvailableResources(engine_pb2.GetAvailableResourcesRequest(**fields))
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert words in error.details()
+
+
+def test_an_oversized_request_is_rejected(
+    start_server: Callable[..., Client], catalog: object
+) -> None:
+    client = start_server()
+    huge = "X" * (5 * 1024 * 1024)  # over the default 4 MiB limit
+
+    error = rpc_error(
+        lambda: client.stub.SearchSubscribers(engine_pb2.SearchSubscribersRequest(name=huge))
+    )
+
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
