@@ -18,6 +18,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from microbss.engine.domain import catalog as cat
+from microbss.engine.domain.billing import Bill, BillLine
 from microbss.engine.domain.errors import InvalidArgument
 from microbss.engine.domain.identifiers import mask_iban, mask_identity
 from microbss.engine.domain.money import Money
@@ -353,6 +354,54 @@ def redemption_to_pb(redemption: Redemption) -> engine_pb2.RedeemVoucherResponse
         credited=money(redemption.credited_minor, redemption.currency),
         balance=money(redemption.balance_minor, redemption.currency),
         redeemed_at=timestamp(redemption.redeemed_at),
+    )
+
+
+# --- billing (E4) ----------------------------------------------------------------------------
+
+
+def bill_line_to_pb(line: BillLine, currency: str) -> types_pb2.BillLine:
+    return types_pb2.BillLine(
+        kind=line.kind.value,
+        description=line.description,
+        service=line.service_id,
+        quantity=line.quantity,
+        unit=line.unit,
+        amount=money(line.amount, currency),
+    )
+
+
+def bill_to_pb(bill: Bill) -> types_pb2.Bill:
+    return types_pb2.Bill(
+        id=bill.id,
+        invoice_number=bill.invoice_number,
+        subscriber_id=bill.subscriber_id,
+        period_start=timestamp(bill.period_start),
+        period_end=timestamp(bill.period_end),
+        issued_at=timestamp(bill.issued_at),
+        net_total=money(bill.net_total, bill.currency),
+        status=bill.status.value,  # proto enum names equal the domain values
+        kind=bill.kind.value,
+        lines=[bill_line_to_pb(line, bill.currency) for line in bill.lines],
+    )
+
+
+def execute_billing_to_pb(bill: Bill) -> engine_pb2.ExecuteBillingResponse:
+    return engine_pb2.ExecuteBillingResponse(
+        ack=types_pb2.ACK_OK,
+        bill_id=bill.id,
+        invoice_number=bill.invoice_number,
+        net_total=money(bill.net_total, bill.currency),
+    )
+
+
+def termination_to_pb(
+    subscriber: SubscriberView, final_bill: Bill | None, msisdn_available_at: datetime
+) -> engine_pb2.TerminateSubscriberResponse:
+    return engine_pb2.TerminateSubscriberResponse(
+        subscriber=subscriber_to_pb(subscriber),
+        final_bill=bill_to_pb(final_bill) if final_bill else None,
+        msisdn_available_at=timestamp(msisdn_available_at),
     )
 
 
