@@ -24,8 +24,7 @@ def _digits(value: str, field: str, what: str) -> str:
 
 def parse_msisdn(value: str, field: str = "msisdn") -> str:
     """E.164 without '+': 8 to 15 ASCII digits."""
-    value = _digits(value.removeprefix("+") if value.strip().startswith("+") else value,
-                    field, "MSISDN")
+    value = _digits(value.strip().removeprefix("+"), field, "MSISDN")
     if not 8 <= len(value) <= 15:
         raise InvalidArgument(f"MSISDN must have 8 to 15 digits, got {len(value)}", field=field)
     return value

@@ -41,8 +41,8 @@ _IDENTITY = re.compile(r"^[A-Z0-9]{5,20}$")
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 _CARD_LAST4 = re.compile(r"^[0-9]{4}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-# A run of 13 to 19 digits, possibly grouped by spaces or dashes, as card numbers are written.
-_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){12,18}")
+# A run of digits, possibly grouped by single spaces or dashes, as card numbers are written.
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
 
 
 class SubscriberStatus(StrEnum):
@@ -158,14 +158,15 @@ def identity_last4(identity_number: str) -> str:
 
 
 def contains_card_number(text: str) -> bool:
-    """True when ``text`` holds a 13-19 digit Luhn-valid run, i.e. what looks like a full PAN."""
+    """True when ``text`` holds a 13-19 digit Luhn-valid number, i.e. what looks like a PAN.
+
+    Only whole digit runs count (spaces or dashes may group them): a longer run of digits is
+    not a card number, and testing its every slice would flag one string in ten by chance.
+    """
     for match in _DIGIT_RUN.finditer(text):
         digits = re.sub(r"[ -]", "", match.group())
-        for length in range(19, 12, -1):
-            for start in range(len(digits) - length + 1):
-                candidate = digits[start : start + length]
-                if luhn_check_digit(candidate[:-1]) == int(candidate[-1]):
-                    return True
+        if 13 <= len(digits) <= 19 and luhn_check_digit(digits[:-1]) == int(digits[-1]):
+            return True
     return False
 
 
