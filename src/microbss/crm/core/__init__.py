@@ -1,0 +1,1 @@
+"""The CRM's shell: base layout, home page, error pages, middleware and display filters."""

@@ -1,0 +1,84 @@
+"""Display filters: money from integer minor units, and UTC instants in the operator's zone.
+
+``{% load money %}`` then ``{{ amount_minor|money:currency }}`` (e.g. ``123456|money:"EUR"`` is
+``€1,234.56`` in English and ``1.234,56 €`` in Spanish), ``{{ instant|operator_time }}`` and
+``{{ instant|operator_date }}``. Amounts never go through float: the integer becomes a Decimal
+scaled by the currency's ISO 4217 exponent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from django import template
+from django.utils import formats, numberformat, timezone, translation
+
+register = template.Library()
+
+# ISO 4217 minor-unit exponents that are not 2 (every other currency has 2 decimals).
+_EXPONENTS = {
+    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
+    "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3,
+    "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+}  # fmt: skip
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF", "MXN": "MX$"}
+# Languages that write the symbol after the amount, separated by a no-break space.
+_SYMBOL_AFTER = {"es", "fr", "de", "it", "pt"}
+
+
+def currency_exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency.upper(), 2)
+
+
+def format_money(amount_minor: int, currency: str, language: str | None = None) -> str:
+    """The amount with the active language's separators and the currency's symbol or code."""
+    code = (currency or "").upper()
+    exponent = currency_exponent(code)
+    value = Decimal(amount_minor).scaleb(-exponent)
+    number = numberformat.format(
+        abs(value),
+        formats.get_format("DECIMAL_SEPARATOR", lang=language),
+        decimal_pos=exponent,
+        grouping=formats.get_format("NUMBER_GROUPING", lang=language) or 3,
+        thousand_sep=formats.get_format("THOUSAND_SEPARATOR", lang=language),
+        force_grouping=True,
+    )
+    sign = "-" if amount_minor < 0 else ""
+    symbol = _SYMBOLS.get(code, code)
+    lang = (language or translation.get_language() or "en").split("-")[0]
+    if lang in _SYMBOL_AFTER or symbol == code:
+        return f"{sign}{number}\u00a0{symbol}"
+    return f"{sign}{symbol}{number}"
+
+
+@register.filter
+def money(amount_minor: object, currency: str = "EUR") -> str:
+    if amount_minor is None or amount_minor == "":
+        return ""
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+        raise template.TemplateSyntaxError("money expects an int of minor units")
+    return format_money(amount_minor, currency)
+
+
+def _aware(instant: datetime) -> datetime:
+    """Naive datetimes in microbss are UTC; make them aware before converting."""
+    return instant.replace(tzinfo=UTC) if timezone.is_naive(instant) else instant
+
+
+@register.filter
+def operator_time(instant: datetime | None) -> str:
+    """The instant in the operator's time zone, ``YYYY-MM-DD HH:MM``."""
+    if not isinstance(instant, datetime):
+        return ""
+    return timezone.localtime(_aware(instant)).strftime("%Y-%m-%d %H:%M")
+
+
+@register.filter
+def operator_date(instant: datetime | date | None) -> str:
+    """The day of the instant in the operator's time zone (a date is shown as it is)."""
+    if isinstance(instant, datetime):
+        return timezone.localtime(_aware(instant)).strftime("%Y-%m-%d")
+    if isinstance(instant, date):
+        return instant.isoformat()
+    return ""

@@ -1,0 +1,63 @@
+"""The home page and the error pages (400, 403, 404, 500 and the CSRF failure page).
+
+Error pages never show a stack trace: the traceback goes to the server log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.shortcuts import render
+from django.template import loader
+from django.views.decorators.http import require_GET
+
+from microbss.crm.accounts.decorators import csr_required
+from microbss.crm.accounts.models import CsrUser
+from microbss.crm.audit.models import AuditEvent
+from microbss.crm.vat.rates import current_vat_rate
+
+log = logging.getLogger(__name__)
+
+
+@csr_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = cast(CsrUser, request.user)
+    context: dict[str, object] = {"vat_rate": current_vat_rate()}
+    if user.is_admin:
+        context["users_total"] = CsrUser.objects.filter(is_active=True).count()
+        context["users_without_mfa"] = CsrUser.objects.filter(
+            is_active=True, totp_enrolled=False
+        ).count()
+        context["recent_events"] = AuditEvent.objects.all()[:8]
+    return render(request, "core/home.html", context)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "400.html", status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "403.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page, rendered with the request if that still works, bare if not."""
+    try:
+        return render(request, "500.html", status=500)
+    except Exception:
+        log.exception("the 500 page itself failed to render")
+        return HttpResponseServerError(
+            loader.get_template("500_bare.html").render(), content_type="text/html"
+        )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    log.warning("CSRF check failed for %s: %s", request.path, reason)
+    return render(request, "403_csrf.html", status=403)
