@@ -358,3 +358,19 @@ def test_a_load_killed_midway_and_run_again_ends_as_one_clean_run(deps: Deps, wo
     reset_usage(deps, {ids[0]: 3000})
     load_cdr_files(deps, [path], progress=False)
     assert db_state(deps) == after_crash
+
+
+def test_demo_cdrs_are_generated_and_loaded_through_the_loader_once(deps: Deps) -> None:
+    from microbss.engine.jobs.demo_cdrs import generate_demo_cdrs
+
+    seed_catalog(deps)
+    ids = [
+        add_subscriber(deps, "34600000001", balance=5000, activated_at=datetime(2020, 1, 1)),
+        add_subscriber(deps, "34600000002", prepaid=False, activated_at=datetime(2020, 1, 1)),
+    ]
+    path = generate_demo_cdrs(deps, ids, months=3)
+    loaded = len(charges(deps))
+    assert loaded > 300
+    assert not path.with_name(path.name + ".rejects.csv").exists()
+    generate_demo_cdrs(deps, ids, months=3)
+    assert len(charges(deps)) == loaded

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from microbss.engine.deps import Deps
@@ -61,7 +61,7 @@ from microbss.engine.jobs.cdr_formats import (
     parser_for,
 )
 from microbss.engine.storage.catalog_repository import load_catalog
-from microbss.engine.storage.tables import allowance_balances, balances, subscribers
+from microbss.engine.storage.tables import subscribers
 from microbss.engine.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -323,6 +323,7 @@ class BatchWriter:
         self._deps = deps
         self._source = source[-200:]
         self._postgres = deps.db.dialect.name == "postgresql"
+        self._mark = "%s" if self._postgres else "?"
 
     def commit(self, batch: Sequence[Pending]) -> BatchResult:
         for attempt in range(1, _BATCH_ATTEMPTS + 1):
@@ -402,49 +403,57 @@ class BatchWriter:
                 keys.add(key)
         if not keys:
             return set()
-        subscriber_ids = sorted({key[0] for key in keys})
-        starts = {key[2] for key in keys}
-        table = allowance_balances
-        for chunk in _chunks(subscriber_ids, _SQLITE_MAX_VARIABLES):
-            query = select(
-                table.c.subscriber_id,
-                table.c.service_id,
-                table.c.period_start,
-                table.c.period_end,
-                table.c.granted,
-                table.c.used,
-            ).where(
-                and_(
-                    table.c.subscriber_id.in_(chunk),
-                    table.c.period_start >= min(starts),
-                    table.c.period_start <= max(starts),
+        first = self._time(min(key[2] for key in keys))
+        last = self._time(max(key[2] for key in keys))
+        lock = " ORDER BY id FOR UPDATE" if self._postgres else ""
+        cursor = _dbapi(conn).cursor()
+        try:
+            for chunk in _chunks(sorted({key[0] for key in keys}), _SQLITE_MAX_VARIABLES):
+                marks = ",".join([self._mark] * len(chunk))
+                cursor.execute(
+                    self._sql(
+                        "SELECT subscriber_id, service_id, period_start, period_end, granted, used"  # noqa: S608
+                        f" FROM allowance_balances WHERE subscriber_id IN ({marks})"
+                        f" AND period_start >= ? AND period_start <= ?{lock}"
+                    ),
+                    [*chunk, first, last],
                 )
-            )
-            if self._postgres:
-                query = query.order_by(table.c.id).with_for_update()
-            for row in conn.execute(query):
-                key = (row.subscriber_id, row.service_id, row.period_start)
-                if key in keys:
-                    state.allowances[key] = AllowanceCounter(
-                        granted=row.granted, used=row.used, period_end=row.period_end
-                    )
+                for sid, service_id, start, end, granted, used in cursor.fetchall():
+                    key = (sid, service_id, _as_datetime(start))
+                    if key in keys:
+                        state.allowances[key] = AllowanceCounter(
+                            granted=granted, used=used, period_end=_as_datetime(end)
+                        )
+        finally:
+            cursor.close()
         return set(state.allowances)
 
     def _load_balances(
         self, conn: Connection, state: RatingState, fresh: list[Pending]
     ) -> dict[int, int]:
         prepaid = sorted({p.line.account.subscriber_id for p in fresh if p.line.account.prepaid})
-        for chunk in _chunks(prepaid, _SQLITE_MAX_VARIABLES):
-            query = (
-                select(balances.c.subscriber_id, balances.c.amount_minor)
-                .where(balances.c.subscriber_id.in_(chunk))
-                .order_by(balances.c.subscriber_id)
-            )
-            if self._postgres:
-                query = query.with_for_update()
-            for subscriber_id, amount in conn.execute(query):
-                state.balances[subscriber_id] = amount
+        lock = " ORDER BY subscriber_id FOR UPDATE" if self._postgres else ""
+        cursor = _dbapi(conn).cursor()
+        try:
+            for chunk in _chunks(prepaid, _SQLITE_MAX_VARIABLES):
+                marks = ",".join([self._mark] * len(chunk))
+                cursor.execute(
+                    "SELECT subscriber_id, amount_minor FROM balances"  # noqa: S608
+                    f" WHERE subscriber_id IN ({marks}){lock}",
+                    chunk,
+                )
+                state.balances.update(cursor.fetchall())
+        finally:
+            cursor.close()
         return dict(state.balances)
+
+    # -- SQL through the driver: one dialect difference, the placeholder and time format
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self._postgres else statement
+
+    def _time(self, instant: datetime) -> Any:
+        return instant if self._postgres else _sqlite_time(instant)
 
     # -- state out
 
@@ -488,79 +497,75 @@ class BatchWriter:
         before: dict[int, int],
         fresh: list[Pending],
     ) -> None:
-        now = self._deps.clock()
+        now = self._time(self._deps.clock())
         currencies = {p.line.account.subscriber_id: p.line.currency for p in fresh}
-        updates = []
-        for subscriber_id, after in state.balances.items():
+        updates, inserts = [], []
+        for subscriber_id, after in sorted(state.balances.items()):
             debit = before.get(subscriber_id, 0) - after
             if not debit:
                 continue
             if subscriber_id in before:
-                updates.append({"sid": subscriber_id, "debit": debit, "now": now})
+                updates.append((debit, now, subscriber_id))
             else:  # a prepaid line without a balance row: create it, already debited
-                conn.execute(
-                    balances.insert().values(
-                        subscriber_id=subscriber_id,
-                        currency=currencies[subscriber_id],
-                        amount_minor=-debit,
-                        updated_at=now,
-                    )
+                inserts.append((subscriber_id, currencies[subscriber_id], -debit, now))
+        cursor = _dbapi(conn).cursor()
+        try:
+            if updates:
+                cursor.executemany(
+                    self._sql(
+                        "UPDATE balances SET amount_minor = amount_minor - ?, updated_at = ?"
+                        " WHERE subscriber_id = ?"
+                    ),
+                    updates,
                 )
-        if updates:
-            conn.execute(
-                balances.update()
-                .where(balances.c.subscriber_id == bindparam("sid"))
-                .values(
-                    amount_minor=balances.c.amount_minor - bindparam("debit"),
-                    updated_at=bindparam("now"),
-                ),
-                updates,
-            )
+            if inserts:
+                cursor.executemany(
+                    self._sql(
+                        "INSERT INTO balances (subscriber_id, currency, amount_minor, updated_at)"
+                        " VALUES (?, ?, ?, ?)"
+                    ),
+                    inserts,
+                )
+        finally:
+            cursor.close()
 
     def _write_allowances(
         self, conn: Connection, state: RatingState, existing: set[AllowanceKey]
     ) -> None:
         inserts, updates = [], []
-        for key, counter in state.allowances.items():
+        for key, counter in sorted(state.allowances.items()):
             if not counter.touched:
                 continue
             subscriber_id, service_id, period_start = key
+            start = self._time(period_start)
             if key in existing:
-                updates.append(
-                    {
-                        "sid": subscriber_id,
-                        "svc": service_id,
-                        "ps": period_start,
-                        "used": counter.used,
-                    }
-                )
+                updates.append((counter.used, subscriber_id, service_id, start))
             else:
+                end = self._time(counter.period_end)
                 inserts.append(
-                    {
-                        "subscriber_id": subscriber_id,
-                        "service_id": service_id,
-                        "period_start": period_start,
-                        "period_end": counter.period_end,
-                        "granted": counter.granted,
-                        "used": counter.used,
-                    }
+                    (subscriber_id, service_id, start, end, counter.granted, counter.used)
                 )
-        if inserts:
-            conn.execute(allowance_balances.insert(), inserts)
-        if updates:
-            table = allowance_balances
-            conn.execute(
-                table.update()
-                .where(
-                    and_(
-                        table.c.subscriber_id == bindparam("sid"),
-                        table.c.service_id == bindparam("svc"),
-                        table.c.period_start == bindparam("ps"),
-                    )
+        cursor = _dbapi(conn).cursor()
+        try:
+            if inserts:
+                cursor.executemany(
+                    self._sql(
+                        "INSERT INTO allowance_balances"
+                        " (subscriber_id, service_id, period_start, period_end, granted, used)"
+                        " VALUES (?, ?, ?, ?, ?, ?)"
+                    ),
+                    inserts,
                 )
-                .values(used=bindparam("used")),
-                updates,
-            )
+            if updates:
+                cursor.executemany(
+                    self._sql(
+                        "UPDATE allowance_balances SET used = ? WHERE subscriber_id = ?"
+                        " AND service_id = ? AND period_start = ?"
+                    ),
+                    updates,
+                )
+        finally:
+            cursor.close()
 
 
 def _dbapi(conn: Connection) -> Any:
@@ -572,6 +577,11 @@ def _dbapi(conn: Connection) -> Any:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """A timestamp column as read through the driver (SQLite returns SQLAlchemy's text)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def _sqlite_time(instant: datetime) -> str:
