@@ -1,7 +1,7 @@
 """Display filters: money from integer minor units, and UTC instants in the operator's zone.
 
 ``{% load money %}`` then ``{{ amount_minor|money:currency }}`` (e.g. ``123456|money:"EUR"`` is
-``€1,234.56`` in English and ``1.234,56 €`` in Spanish), ``{{ instant|operator_time }}`` and
+``€1,234.56`` in English and ``1 234,56 €`` in Spanish), ``{{ instant|operator_time }}`` and
 ``{{ instant|operator_date }}``. Amounts never go through float: the integer becomes a Decimal
 scaled by the currency's ISO 4217 exponent.
 """
