@@ -24,7 +24,6 @@ from microbss.engine.domain.periods import PREPAID_CYCLE_DAY, period_containing
 from microbss.engine.domain.resource import ResourceType
 from microbss.engine.domain.subscriber import (
     NewSubscriber,
-    Subscriber,
     SubscriberQuery,
     SubscriberView,
     hash_identity,
@@ -132,53 +131,37 @@ def _period_at(
 def get_subscriber(
     deps: Deps, subscriber_id: int | None = None, msisdn: str | None = None
 ) -> SubscriberView:
-    """One subscriber by id, or the active holder of an MSISDN, with balances."""
+    """One subscriber by id, or the active holder of an MSISDN, with balance, the current
+    period's allowances and the unbilled (postpaid) total."""
     with deps.db.connect() as conn:
-        subscriber = _find(conn, subscriber_id, msisdn)
-        return _view(deps, conn, subscriber)
+        wanted = _subscriber_id(conn, subscriber_id, msisdn)
+        found = subscriber_repository.subscriber_row(conn, wanted)
+        if found is None:
+            raise NotFound(f"subscriber {wanted} does not exist", field="subscriber_id")
+        period = period_containing(
+            deps.clock(), found.cycle_day or PREPAID_CYCLE_DAY, deps.settings.tz
+        )
+        allowances = subscriber_repository.allowances_in_period(conn, found.subscriber, period)
+    return SubscriberView(
+        subscriber=found.subscriber,
+        balance=found.balance,
+        allowances=tuple(allowances),
+        unbilled=Money(found.unbilled_minor, found.balance.currency),
+    )
 
 
-def _find(conn: Connection, subscriber_id: int | None, msisdn: str | None) -> Subscriber:
+def _subscriber_id(conn: Connection, subscriber_id: int | None, msisdn: str | None) -> int:
     if subscriber_id:
         if subscriber_id < 0:
             raise InvalidArgument("must be a positive number", field="subscriber_id")
-        found = subscriber_repository.get_subscriber(conn, subscriber_id)
-        if found is None:
-            raise NotFound(f"subscriber {subscriber_id} does not exist", field="subscriber_id")
-        return found
+        return subscriber_id
     if msisdn:
         number = parse_msisdn(msisdn)
-        found = subscriber_repository.get_active_subscriber_by_msisdn(conn, number)
+        found = subscriber_repository.active_subscriber_id(conn, number)
         if found is None:
             raise NotFound(f"no active subscriber holds MSISDN {number}", field="msisdn")
         return found
     raise InvalidArgument("give a subscriber_id or an msisdn", field="key")
-
-
-def _view(deps: Deps, conn: Connection, subscriber: Subscriber) -> SubscriberView:
-    balance = subscriber_repository.main_balance(conn, subscriber.id)
-    currency = (
-        balance.currency
-        if balance
-        else subscriber_repository.plan_currency(conn, subscriber.price_plan_id)
-    )
-    unbilled = subscriber_repository.unbilled_totals(conn, [subscriber.id]).get(subscriber.id, 0)
-    period = _subscriber_period(deps, conn, subscriber)
-    return SubscriberView(
-        subscriber=subscriber,
-        balance=balance or Money(0, currency),
-        allowances=tuple(subscriber_repository.current_allowances(conn, subscriber, period)),
-        unbilled=Money(unbilled, currency),
-    )
-
-
-def _subscriber_period(
-    deps: Deps, conn: Connection, subscriber: Subscriber
-) -> tuple[datetime, datetime]:
-    cycle_day = PREPAID_CYCLE_DAY
-    if subscriber.bill_cycle_id is not None:
-        cycle_day = subscriber_repository.bill_cycle_day(conn, subscriber.bill_cycle_id)
-    return period_containing(deps.clock(), cycle_day, deps.settings.tz)
 
 
 def search_subscribers(

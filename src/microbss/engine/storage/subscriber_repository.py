@@ -4,10 +4,11 @@ main balance, current allowances and unbilled usage, and search with paging."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
 
 from microbss.engine.domain.catalog import PaymentType
 from microbss.engine.domain.money import Money
@@ -82,11 +83,13 @@ def get_subscriber(conn: Connection, subscriber_id: int) -> Subscriber | None:
     return subscriber_from_row(row) if row else None
 
 
-def get_active_subscriber_by_msisdn(conn: Connection, msisdn: str) -> Subscriber | None:
-    row = conn.execute(
-        _SUBSCRIBER_COLUMNS.where(subscribers.c.msisdn == msisdn, subscribers.c.status == "ACTIVE")
-    ).first()
-    return subscriber_from_row(row) if row else None
+def active_subscriber_id(conn: Connection, msisdn: str) -> int | None:
+    """The id of the active subscriber holding ``msisdn``, if any."""
+    return conn.execute(
+        select(subscribers.c.id).where(
+            subscribers.c.msisdn == msisdn, subscribers.c.status == "ACTIVE"
+        )
+    ).scalar_one_or_none()
 
 
 def main_balance(conn: Connection, subscriber_id: int) -> Money | None:
@@ -119,62 +122,6 @@ def unbilled_totals(conn: Connection, subscriber_ids: Iterable[int]) -> dict[int
         .group_by(rated_cdrs.c.subscriber_id)
     )
     return {row.subscriber_id: int(row.total or 0) for row in rows}
-
-
-def current_allowances(
-    conn: Connection, subscriber: Subscriber, period: tuple[datetime, datetime]
-) -> list[AllowanceState]:
-    """The plan's allowances for ``period``, with what is used so far.
-
-    A period with no usage yet may have no allowance_balances row (rating creates rows as it
-    goes); its allowance is then shown as granted in full, nothing used.
-    """
-    start, end = period
-    stored = {
-        row.service_id: row
-        for row in conn.execute(
-            select(allowance_balances).where(
-                allowance_balances.c.subscriber_id == subscriber.id,
-                allowance_balances.c.period_start == start,
-            )
-        )
-    }
-    plan_rows = conn.execute(
-        select(allowances.c.service_id, allowances.c.quantity, services.c.unit)
-        .join(services, services.c.id == allowances.c.service_id)
-        .where(allowances.c.price_plan_id == subscriber.price_plan_id)
-        .order_by(allowances.c.service_id)
-    )
-    result = []
-    for plan_row in plan_rows:
-        row = stored.get(plan_row.service_id)
-        result.append(
-            AllowanceState(
-                service_id=plan_row.service_id,
-                unit=plan_row.unit,
-                granted=row.granted if row else plan_row.quantity,
-                used=row.used if row else 0,
-                period_start=start,
-                period_end=row.period_end if row else end,
-            )
-        )
-    return result
-
-
-def bill_cycle_day(conn: Connection, bill_cycle_id: int) -> int:
-    return int(
-        conn.execute(
-            select(bill_cycles.c.cycle_day).where(bill_cycles.c.id == bill_cycle_id)
-        ).scalar_one()
-    )
-
-
-def plan_currency(conn: Connection, price_plan_id: int) -> str:
-    return str(
-        conn.execute(
-            select(price_plans.c.currency).where(price_plans.c.id == price_plan_id)
-        ).scalar_one()
-    )
 
 
 def search_subscribers(
@@ -210,6 +157,110 @@ def _search_filters(query: SubscriberQuery) -> list[Any]:
             subscribers.c.identity_last4.endswith(query.identity_last_digits, autoescape=True)
         )
     return filters
+
+
+# --- The subscriber page in two queries (GetSubscriber is the hottest read) -----------------
+
+_unbilled_total = (
+    select(func.coalesce(func.sum(rated_cdrs.c.charge_minor), 0))
+    .where(
+        rated_cdrs.c.subscriber_id == subscribers.c.id,
+        rated_cdrs.c.payment_type == "POSTPAID",
+        rated_cdrs.c.bill_id.is_(None),
+    )
+    .scalar_subquery()
+)
+
+_VIEW_BY_ID = (
+    select(
+        subscribers,
+        _handsets.c.model.label("handset_model"),
+        balances.c.amount_minor.label("balance_minor"),
+        func.coalesce(balances.c.currency, price_plans.c.currency).label("currency"),
+        bill_cycles.c.cycle_day,
+        _unbilled_total.label("unbilled_minor"),
+    )
+    .select_from(subscribers)
+    .join(price_plans, price_plans.c.id == subscribers.c.price_plan_id)
+    .outerjoin(
+        _handsets,
+        and_(_handsets.c.type == "HANDSET", _handsets.c.value == subscribers.c.handset_imei),
+    )
+    .outerjoin(balances, balances.c.subscriber_id == subscribers.c.id)
+    .outerjoin(bill_cycles, bill_cycles.c.id == subscribers.c.bill_cycle_id)
+    .where(subscribers.c.id == bindparam("subscriber_id"))
+)
+
+_ALLOWANCES_IN_PERIOD = (
+    select(
+        allowances.c.service_id,
+        allowances.c.quantity,
+        services.c.unit,
+        allowance_balances.c.granted,
+        allowance_balances.c.used,
+        allowance_balances.c.period_end,
+    )
+    .join(services, services.c.id == allowances.c.service_id)
+    .outerjoin(
+        allowance_balances,
+        and_(
+            allowance_balances.c.subscriber_id == bindparam("subscriber_id"),
+            allowance_balances.c.service_id == allowances.c.service_id,
+            allowance_balances.c.period_start == bindparam("period_start"),
+        ),
+    )
+    .where(allowances.c.price_plan_id == bindparam("price_plan_id"))
+    .order_by(allowances.c.service_id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberRow:
+    """A subscriber with what its page needs: main balance, unbilled total, cycle day."""
+
+    subscriber: Subscriber
+    balance: Money
+    unbilled_minor: int
+    cycle_day: int | None
+
+
+def subscriber_row(conn: Connection, subscriber_id: int) -> SubscriberRow | None:
+    row = conn.execute(_VIEW_BY_ID, {"subscriber_id": subscriber_id}).first()
+    if row is None:
+        return None
+    return SubscriberRow(
+        subscriber=subscriber_from_row(row),
+        balance=Money(row.balance_minor or 0, row.currency),
+        unbilled_minor=int(row.unbilled_minor or 0),
+        cycle_day=row.cycle_day,
+    )
+
+
+def allowances_in_period(
+    conn: Connection, subscriber: Subscriber, period: tuple[datetime, datetime]
+) -> list[AllowanceState]:
+    """The plan's allowances for ``period`` with what is used so far (same rules as
+    the allowance rows rating writes)."""
+    start, end = period
+    rows = conn.execute(
+        _ALLOWANCES_IN_PERIOD,
+        {
+            "subscriber_id": subscriber.id,
+            "period_start": start,
+            "price_plan_id": subscriber.price_plan_id,
+        },
+    )
+    return [
+        AllowanceState(
+            service_id=row.service_id,
+            unit=row.unit,
+            granted=row.quantity if row.granted is None else row.granted,
+            used=row.used or 0,
+            period_start=start,
+            period_end=row.period_end or end,
+        )
+        for row in rows
+    ]
 
 
 # --- Writing ---------------------------------------------------------------------------------
