@@ -32,7 +32,14 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from microbss.engine.domain.catalog import Band, PricePlan, RatingStrategy, Tariff, Zone
+from microbss.engine.domain.catalog import (
+    Allowance,
+    Band,
+    PricePlan,
+    RatingStrategy,
+    Tariff,
+    Zone,
+)
 from microbss.engine.domain.errors import FailedPrecondition
 from microbss.engine.domain.money import divide_round_half_up
 from microbss.engine.domain.periods import PREPAID_CYCLE_DAY, period_containing, to_local
@@ -211,6 +218,16 @@ class RatingState:
     allowances: dict[AllowanceKey, AllowanceCounter] = field(default_factory=dict)
     balances: dict[int, int] = field(default_factory=dict)  # prepaid subscriber -> minor units
     _periods: dict[int, tuple[datetime, datetime]] = field(default_factory=dict)
+    _allowances_by_plan: dict[tuple[int, str, Zone], Allowance | None] = field(default_factory=dict)
+
+    def allowance_of(self, plan: PricePlan, service_id: str, zone: Zone) -> Allowance | None:
+        """``plan.allowance_for`` remembered per (plan, service, zone): asked once per event."""
+        key = (plan.id, service_id, zone)
+        try:
+            return self._allowances_by_plan[key]
+        except KeyError:
+            found = self._allowances_by_plan[key] = plan.allowance_for(service_id, zone)
+            return found
 
     def period_of(self, cycle_day: int, instant: datetime) -> tuple[datetime, datetime]:
         # Events arrive roughly in time order, so the last period per cycle day almost always
@@ -224,7 +241,7 @@ class RatingState:
 
     def allowance_key(self, account: Account, event: UsageEvent) -> AllowanceKey | None:
         """The allowance counter this event draws from, or None if its plan grants none."""
-        if account.plan.allowance_for(event.service_id, event.zone) is None:
+        if self.allowance_of(account.plan, event.service_id, event.zone) is None:
             return None
         start, _end = self.period_of(account.cycle_day, event.started_at)
         return (account.subscriber_id, event.service_id, start)
@@ -235,7 +252,7 @@ class RatingState:
             return None
         found = self.allowances.get(key)
         if found is None:
-            allowance = account.plan.allowance_for(event.service_id, event.zone)
+            allowance = self.allowance_of(account.plan, event.service_id, event.zone)
             assert allowance is not None
             _start, end = self.period_of(account.cycle_day, event.started_at)
             found = AllowanceCounter(granted=allowance.quantity, used=0, period_end=end)
