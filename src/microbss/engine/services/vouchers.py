@@ -206,15 +206,14 @@ def throttle_keys(subscriber_id: int, actor: str, client: str) -> list[str]:
 
 
 def _check_not_throttled(deps: Deps, keys: list[str], now: datetime) -> None:
-    since = now - WRONG_PIN_WINDOW
     with deps.db.connect() as conn:
-        for key in keys:
-            if voucher_repository.count_failures(conn, key, since) >= MAX_WRONG_PINS:
-                minutes = int(WRONG_PIN_WINDOW.total_seconds() // 60)
-                raise ResourceExhausted(
-                    f"too many wrong voucher PINs ({MAX_WRONG_PINS} in {minutes} minutes);"
-                    " wait before trying again"
-                )
+        failures = voucher_repository.count_failures(conn, keys, now - WRONG_PIN_WINDOW)
+    if any(count >= MAX_WRONG_PINS for count in failures.values()):
+        minutes = int(WRONG_PIN_WINDOW.total_seconds() // 60)
+        raise ResourceExhausted(
+            f"too many wrong voucher PINs ({MAX_WRONG_PINS} in {minutes} minutes);"
+            " wait before trying again"
+        )
 
 
 def _redeem(
@@ -252,22 +251,22 @@ def _redeem(
 
 
 def _prepaid_balance_currency(conn: Connection, subscriber_id: int) -> str:
-    subscriber = subscriber_repository.get_subscriber(conn, subscriber_id)
-    if subscriber is None:
+    found = subscriber_repository.balance_holder(conn, subscriber_id)
+    if found is None:
         raise NotFound(f"subscriber {subscriber_id} does not exist", field="subscriber_id")
-    if subscriber.status != SubscriberStatus.ACTIVE:
+    status, payment_type, currency = found
+    if status != SubscriberStatus.ACTIVE:
         raise FailedPrecondition(f"subscriber {subscriber_id} is terminated", field="subscriber_id")
-    if subscriber.payment_type != PaymentType.PREPAID:
+    if payment_type != PaymentType.PREPAID:
         raise FailedPrecondition(
             f"subscriber {subscriber_id} is postpaid; vouchers top up prepaid balances only",
             field="subscriber_id",
         )
-    balance = subscriber_repository.main_balance(conn, subscriber_id)
-    if balance is None:
+    if currency is None:
         raise FailedPrecondition(
             f"subscriber {subscriber_id} has no main balance", field="subscriber_id"
         )
-    return balance.currency
+    return currency
 
 
 def _record_wrong_pin(

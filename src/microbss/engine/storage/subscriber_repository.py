@@ -92,13 +92,18 @@ def active_subscriber_id(conn: Connection, msisdn: str) -> int | None:
     ).scalar_one_or_none()
 
 
-def main_balance(conn: Connection, subscriber_id: int) -> Money | None:
+def balance_holder(
+    conn: Connection, subscriber_id: int
+) -> tuple[SubscriberStatus, PaymentType, str | None] | None:
+    """Status, payment type and main-balance currency (None without a balance row)."""
     row = conn.execute(
-        select(balances.c.amount_minor, balances.c.currency).where(
-            balances.c.subscriber_id == subscriber_id
-        )
+        select(subscribers.c.status, subscribers.c.payment_type, balances.c.currency)
+        .outerjoin(balances, balances.c.subscriber_id == subscribers.c.id)
+        .where(subscribers.c.id == subscriber_id)
     ).first()
-    return Money(row.amount_minor, row.currency) if row else None
+    if row is None:
+        return None
+    return SubscriberStatus(row.status), PaymentType(row.payment_type), row.currency
 
 
 def main_balances(conn: Connection, subscriber_ids: Iterable[int]) -> dict[int, Money]:

@@ -138,14 +138,14 @@ def pin_hash_exists(conn: Connection, pin_hash: str) -> bool:
 # --- Wrong-PIN throttle ---------------------------------------------------------------------
 
 
-def count_failures(conn: Connection, key: str, since: datetime) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(throttle_events)
-            .where(throttle_events.c.key == key, throttle_events.c.at > since)
-        ).scalar_one()
+def count_failures(conn: Connection, keys: Sequence[str], since: datetime) -> dict[str, int]:
+    """Failures per key since ``since`` (keys without any are absent), in one query."""
+    rows = conn.execute(
+        select(throttle_events.c.key, func.count().label("failures"))
+        .where(throttle_events.c.key.in_(list(keys)), throttle_events.c.at > since)
+        .group_by(throttle_events.c.key)
     )
+    return {row.key: int(row.failures) for row in rows}
 
 
 def record_failure(
