@@ -240,8 +240,7 @@ import os, signal, sys
 from microbss.engine.config import load_settings
 from microbss.engine.deps import Deps
 from microbss.engine.storage.db import make_engine
-from microbss.engine.jobs import billrun
-from microbss.engine.services import billing
+from microbss.engine.jobs import billrun, invoice_pdf
 from microbss.engine.storage import bill_repository
 
 calls = {{"n": 0}}
@@ -254,7 +253,7 @@ def dying(original):
     return wrapper
 
 if {die_on!r} == "pdf":
-    billing.save_invoice = dying(billing.save_invoice)
+    invoice_pdf.render_invoice = dying(invoice_pdf.render_invoice)
 elif {die_on!r} == "transaction":
     bill_repository.set_totals = dying(bill_repository.set_totals)
 deps = Deps(settings=load_settings(), db=make_engine(sys.argv[1]))

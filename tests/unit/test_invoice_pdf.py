@@ -23,7 +23,7 @@ from microbss.engine.jobs.invoice_pdf import (
     Operator,
     render_invoice,
     resolve_invoice_path,
-    save_invoice,
+    save_invoices,
 )
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -124,7 +124,7 @@ def test_the_same_bill_always_renders_the_same_bytes() -> None:
 def test_saving_writes_the_pdf_under_year_month_subscriber_and_leaves_no_temp_file(
     tmp_path: Path,
 ) -> None:
-    relative, sha = save_invoice(tmp_path, document(LINES))
+    ((relative, sha),) = save_invoices(tmp_path, [document(LINES)])
 
     assert relative == "invoices/2026/04/42/INV-2026-000123.pdf"
     assert (tmp_path / relative).read_bytes().startswith(b"%PDF-")

@@ -10,10 +10,13 @@ wins. Pages continue when a bill has more lines than fit on one.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import os
+import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -42,6 +45,7 @@ BOTTOM_LIMIT = 110.0  # room kept for the total and the VAT note on the last pag
 QUANTITY_RIGHT = PAGE_WIDTH - MARGIN - 120
 AMOUNT_RIGHT = PAGE_WIDTH - MARGIN
 DESCRIPTION_CHARS = 60
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 _KIND_TITLES = {
     BillKind.MONTHLY: "Invoice",
     BillKind.ON_DEMAND: "Invoice (on request)",
@@ -101,18 +105,32 @@ def resolve_invoice_path(data_dir: Path, relative_path: str) -> Path:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: a reader (or a crash) sees the old file or all of the new."""
+    """Write ``data`` to ``path``: a reader (or a killed process) sees no file or all of it.
+
+    Not flushed to disk here: :func:`save_invoices` flushes a whole batch at once, since one
+    fsync per file costs more than rendering the invoice.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def flush_to_disk(folder: Path) -> None:
+    """Put everything written under ``folder`` on stable storage: one syncfs(2) of its file
+    system on Linux, else a global sync."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _LIBC is not None and _LIBC.syncfs(fd) == 0:
+            return
+        os.sync()
+    finally:
+        os.close(fd)
 
 
 def remove_stale_temp_files(path: Path) -> None:
@@ -122,14 +140,20 @@ def remove_stale_temp_files(path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def save_invoice(data_dir: Path, document: InvoiceDocument) -> tuple[str, str]:
-    """Render and write a bill's PDF; returns (path relative to data_dir, sha256 hex)."""
-    relative = invoice_relative_path(document.bill, document.operator.tz)
-    target = data_dir / relative
-    remove_stale_temp_files(target)
-    pdf = render_invoice(document)
-    write_atomically(target, pdf)
-    return relative, hashlib.sha256(pdf).hexdigest()
+def save_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list[tuple[str, str]]:
+    """Render and atomically write each bill's PDF, then flush them to disk together; returns
+    (path relative to data_dir, sha256 hex) per document, in order."""
+    saved = []
+    for document in documents:
+        relative = invoice_relative_path(document.bill, document.operator.tz)
+        target = data_dir / relative
+        remove_stale_temp_files(target)
+        pdf = render_invoice(document)
+        write_atomically(target, pdf)
+        saved.append((relative, hashlib.sha256(pdf).hexdigest()))
+    if saved:
+        flush_to_disk(data_dir / INVOICE_FOLDER)
+    return saved
 
 
 # --- Rendering -------------------------------------------------------------------------------

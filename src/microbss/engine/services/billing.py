@@ -43,7 +43,7 @@ from microbss.engine.jobs.invoice_pdf import (
     InvoiceDocument,
     Operator,
     resolve_invoice_path,
-    save_invoice,
+    save_invoices,
 )
 from microbss.engine.services.audit import record_audit
 from microbss.engine.storage import bill_repository
@@ -111,17 +111,20 @@ def draft_bills(
     with_usage = bill_repository.accounts_with_unbilled_usage(
         conn, [(r.account.subscriber_id, r.end) for r in no_fee]
     )
-    claimed: list[BillRequest] = []
+    wanted = []
     for request in requests:
         account = request.account
         if fees[account.subscriber_id].amount == 0 and account.subscriber_id not in with_usage:
             outcome.empty.append(account.subscriber_id)
-        elif bill_repository.claim_account(
-            conn, account.subscriber_id, account.billed_until, request.end
-        ):
-            claimed.append(request)
         else:
-            outcome.lost.append(account.subscriber_id)
+            wanted.append(request)
+    won = bill_repository.claim_accounts(
+        conn, [(r.account.subscriber_id, r.account.billed_until, r.end) for r in wanted]
+    )
+    claimed = [r for r in wanted if r.account.subscriber_id in won]
+    outcome.lost.extend(
+        r.account.subscriber_id for r in wanted if r.account.subscriber_id not in won
+    )
     if not claimed:
         return outcome
 
@@ -163,21 +166,33 @@ def draft_bills(
     bill_repository.set_totals(conn, totals)
 
     for bill_id, new in zip(bill_ids, new_bills, strict=True):
-        bill = Bill(
-            id=bill_id,
-            invoice_number=new.invoice_number,
-            subscriber_id=new.subscriber_id,
-            kind=kind,
-            status=BillStatus.DRAFT,
-            period_start=new.period_start,
-            period_end=new.period_end,
-            issued_at=issued_at,
-            currency=new.currency,
-            net_total=totals[bill_id],
-            lines=tuple(lines_by_bill[bill_id]),
-            bill_run_id=bill_run_id,
+        outcome.bills.append(
+            Bill(
+                id=bill_id,
+                invoice_number=new.invoice_number,
+                subscriber_id=new.subscriber_id,
+                kind=kind,
+                status=BillStatus.DRAFT,
+                period_start=new.period_start,
+                period_end=new.period_end,
+                issued_at=issued_at,
+                currency=new.currency,
+                net_total=totals[bill_id],
+                lines=tuple(lines_by_bill[bill_id]),
+                bill_run_id=bill_run_id,
+            )
         )
-        outcome.bills.append(bill)
+    _audit_bills(conn, actor, outcome.bills, bill_run_id)
+    return outcome
+
+
+def _audit_bills(
+    conn: Connection, actor: str, bills: Sequence[Bill], bill_run_id: int | None
+) -> None:
+    """One audit row per write: the bill itself, or the chunk of a bill run (the bills table
+    holds each bill's details)."""
+    if len(bills) == 1 and bill_run_id is None:
+        bill = bills[0]
         record_audit(
             conn,
             actor=actor,
@@ -186,14 +201,26 @@ def draft_bills(
             details={
                 "bill_id": bill.id,
                 "invoice_number": bill.invoice_number,
-                "kind": kind.value,
+                "kind": bill.kind.value,
                 "net_total_minor": bill.net_total,
                 "currency": bill.currency,
                 "period_start": bill.period_start,
                 "period_end": bill.period_end,
             },
         )
-    return outcome
+        return
+    record_audit(
+        conn,
+        actor=actor,
+        action="bill.create",
+        target=f"bill_run:{bill_run_id}",
+        details={
+            "bills": len(bills),
+            "first_invoice": bills[0].invoice_number,
+            "last_invoice": bills[-1].invoice_number,
+            "net_total_minor": sum(b.net_total for b in bills),
+        },
+    )
 
 
 # --- Step 2: PDFs and DRAFT -> ISSUED ----------------------------------------------------------
@@ -212,14 +239,14 @@ def issue_bills(
         with deps.db.connect() as conn:
             accounts = bill_repository.load_accounts(conn, [b.subscriber_id for b in bills])
     operator = Operator.from_settings(deps.settings)
-    issued: list[tuple[int, str, str]] = []
+    documents = []
     for bill in bills:
         check_transition(bill.status, BillStatus.ISSUED, bill.invoice_number)
         account = accounts[bill.subscriber_id]
         plan = catalog.price_plans.get(account.price_plan_id)
-        document = InvoiceDocument(operator, bill, account, plan.name if plan else "")
-        path, sha = save_invoice(deps.settings.data_dir, document)
-        issued.append((bill.id, path, sha))
+        documents.append(InvoiceDocument(operator, bill, account, plan.name if plan else ""))
+    saved = save_invoices(deps.settings.data_dir, documents)
+    issued = [(bill.id, path, sha) for bill, (path, sha) in zip(bills, saved, strict=True)]
     with UnitOfWork(deps.db, write=True) as uow:
         bill_repository.mark_issued(uow.conn, issued)
         uow.commit()

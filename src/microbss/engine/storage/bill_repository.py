@@ -125,16 +125,34 @@ def due_account_ids(
     return list(conn.scalars(query))
 
 
-def claim_account(
-    conn: Connection, subscriber_id: int, billed_until: datetime, new_billed_until: datetime
-) -> bool:
-    """Advance billed_until if nobody else has since; True when this transaction won."""
-    result = conn.execute(
-        update(subscribers)
-        .where(subscribers.c.id == subscriber_id, subscribers.c.billed_until == billed_until)
-        .values(billed_until=new_billed_until)
+def claim_accounts(conn: Connection, claims: Sequence[tuple[int, datetime, datetime]]) -> set[int]:
+    """Advance billed_until for each (subscriber id, billed_until seen, new billed_until) that
+    nobody else has billed since; returns the subscriber ids this transaction won.
+
+    The rows are locked first (FOR UPDATE on PostgreSQL, in id order so two runs cannot
+    deadlock; SQLite's write transaction is already exclusive), so the values compared are the
+    committed ones and stay so until this transaction ends.
+    """
+    if not claims:
+        return set()
+    ids = sorted(subscriber_id for subscriber_id, _seen, _new in claims)
+    current = dict(
+        conn.execute(
+            select(subscribers.c.id, subscribers.c.billed_until)
+            .where(subscribers.c.id.in_(ids))
+            .order_by(subscribers.c.id)
+            .with_for_update()
+        ).all()
     )
-    return result.rowcount == 1
+    won = [(sid, seen, new) for sid, seen, new in claims if current.get(sid) == seen]
+    if won:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == bindparam("sid"))
+            .values(billed_until=bindparam("new")),
+            [{"sid": sid, "new": new} for sid, _seen, new in won],
+        )
+    return {sid for sid, _seen, _new in won}
 
 
 # --- Invoice numbers -------------------------------------------------------------------------
@@ -289,17 +307,15 @@ def mark_issued(conn: Connection, issued: Sequence[tuple[int, str, str]]) -> int
     another process issued meanwhile is left as it is)."""
     if not issued:
         return 0
-    moved = 0
-    statement = (
+    result = conn.execute(
         update(bills)
         .where(bills.c.id == bindparam("bid"), bills.c.status == BillStatus.DRAFT.value)
         .values(
             status=BillStatus.ISSUED.value, pdf_path=bindparam("path"), pdf_sha256=bindparam("sha")
-        )
+        ),
+        [{"bid": bill_id, "path": path, "sha": sha} for bill_id, path, sha in issued],
     )
-    for bill_id, path, sha in issued:
-        moved += conn.execute(statement, {"bid": bill_id, "path": path, "sha": sha}).rowcount
-    return moved
+    return int(result.rowcount)
 
 
 # --- Reading bills ---------------------------------------------------------------------------
