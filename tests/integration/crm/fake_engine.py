@@ -552,8 +552,8 @@ def _point_crm_at(settings: Any, address: str) -> None:
     engine_client.close_channel()
 
 
-@pytest.fixture
-def running_engine(settings: Any) -> Iterator[RunningEngine]:
+@pytest.fixture(name="running_engine")
+def running_engine_fixture(settings: Any) -> Iterator[RunningEngine]:
     """The fake engine, started, with the CRM's settings pointing at it."""
     running = start_fake_engine()
     _point_crm_at(settings, running.address)
@@ -563,13 +563,13 @@ def running_engine(settings: Any) -> Iterator[RunningEngine]:
     engine_client.close_channel()
 
 
-@pytest.fixture
-def fake_engine(running_engine: RunningEngine) -> FakeEngine:
+@pytest.fixture(name="fake_engine")
+def fake_engine_fixture(running_engine: RunningEngine) -> FakeEngine:
     return running_engine.engine
 
 
-@pytest.fixture
-def stopped_engine(settings: Any) -> Iterator[str]:
+@pytest.fixture(name="stopped_engine")
+def stopped_engine_fixture(settings: Any) -> Iterator[str]:
     """An engine that was started and then stopped: its port no longer answers."""
     running = start_fake_engine()
     running.server.stop(grace=None).wait()
