@@ -22,6 +22,9 @@ Environment variables (all optional; the defaults suit a first look on one machi
     and sets ``X-Forwarded-Proto: https``). Turns on Secure cookies, HSTS (one year, with
     subdomains), the redirect from http to https and trusts the proxy's ``X-Forwarded-Proto``.
     This is the production setting; leave it off only for a local first look over plain http.
+``MICROBSS_CRM_STATIC_ROOT``
+    Optional directory for ``microbss crm collectstatic`` (static files are otherwise served by
+    the CRM itself, through whitenoise).
 ``MICROBSS_CRM_LISTEN``
     Address ``microbss crm serve`` binds (default ``127.0.0.1:8000``; read by ``cli.py``).
 ``MICROBSS_CRM_WORKERS``
@@ -223,9 +226,10 @@ USE_TZ = True
 TIME_ZONE = _env("MICROBSS_TIME_ZONE", "Europe/Madrid")
 
 # Static files: whitenoise serves them straight from the apps' static/ directories under
-# gunicorn, so no collectstatic step is needed (STATIC_ROOT is there for those who want one).
+# gunicorn, so no collectstatic step is needed. MICROBSS_CRM_STATIC_ROOT, when set, is where
+# `microbss crm collectstatic` copies them for a front web server to serve instead.
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "crm-static"
+STATIC_ROOT = _env("MICROBSS_CRM_STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

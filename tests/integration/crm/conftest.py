@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -56,9 +58,18 @@ def next_code(user: CsrUser, at: datetime | None = None) -> str:
     raise AssertionError("no unused TOTP step left in the drift window for this test")
 
 
+def csrf_token(client: Client) -> str:
+    """The CSRF token a real browser would send with its forms (empty before any page)."""
+    cookie = client.cookies.get(settings.CSRF_COOKIE_NAME)
+    return cookie.value if cookie is not None else ""
+
+
 def submit_password(client: Client, username: str, password: str = PASSWORD, **extra: str):  # type: ignore[no-untyped-def]
+    """Open the login page and submit it, as a browser does (with its CSRF token)."""
+    client.get(reverse("accounts:login"))
+    form = {"username": username, "password": password, **extra}
     return client.post(
-        reverse("accounts:login"), {"username": username, "password": password, **extra}
+        reverse("accounts:login"), {**form, "csrfmiddlewaretoken": csrf_token(client)}
     )
 
 
@@ -68,9 +79,19 @@ def sign_in(client: Client, user: CsrUser, password: str = PASSWORD) -> Client:
     assert response.status_code == 302, response.content[:500]
     if user.totp_enrolled:
         assert response["Location"] == reverse("accounts:login_code")
-        response = client.post(reverse("accounts:login_code"), {"code": next_code(user)})
+        response = client.post(
+            reverse("accounts:login_code"),
+            {"code": next_code(user), "csrfmiddlewaretoken": csrf_token(client)},
+        )
         assert response.status_code == 302, response.content[:500]
     return client
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Argon2 is deliberately slow; these tests exercise the flows, not the hash (see
+    test_security.py for the production hasher)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
