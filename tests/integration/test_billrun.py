@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from microbss.engine.deps import Deps
 from microbss.engine.domain.billing import invoice_number_sequence
 from microbss.engine.domain.errors import FailedPrecondition, InvalidArgument, NotFound
+from microbss.engine.domain.money import format_amount
 from microbss.engine.jobs.billrun import run_bill_run, run_past_bill_runs
 from microbss.engine.storage.tables import bill_lines, bill_runs, bills, rated_cdrs, subscribers
 from tests.integration.billing_data import (
@@ -20,6 +21,7 @@ from tests.integration.billing_data import (
     PREPAID_PLAN,
     add_cdrs,
     add_subscribers,
+    db_url,
     expected_monthly_total,
     install_catalog,
     invoice_files,
@@ -246,3 +248,37 @@ def test_past_bill_runs_bill_every_complete_period_since_the_first_activation(
     with deps.db.connect() as conn:
         issued = conn.scalars(select(bills.c.issued_at).order_by(bills.c.id)).all()
     assert issued == [DEC_END, JAN_END, datetime(2026, 2, 28, 23)]
+
+
+def test_the_billrun_command_prints_progress_and_a_summary(
+    deps: Deps,
+    december: dict[int, int],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from microbss.engine.cli import main
+
+    monkeypatch.setenv("MICROBSS_DATA_DIR", str(deps.settings.data_dir))
+    monkeypatch.setenv("MICROBSS_ENGINE_DB_URL", db_url(deps))
+    monkeypatch.setenv("MICROBSS_SECRET", "test-secret")
+
+    assert main(["billrun", "--period", "2026-01", "--billcycle", "1"]) == 0
+
+    out = capsys.readouterr().out
+    assert "62 subscriber(s) due" in out
+    assert "62/62 subscribers handled" in out
+    assert "bills created: 62" in out
+    assert f"total billed: {format_amount(sum(december.values()), 'EUR')}" in out
+
+
+def test_the_billrun_command_explains_a_bad_period_and_exits_2(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from microbss.engine.cli import main
+
+    install_catalog(deps)
+    monkeypatch.setenv("MICROBSS_DATA_DIR", str(deps.settings.data_dir))
+    monkeypatch.setenv("MICROBSS_ENGINE_DB_URL", db_url(deps))
+
+    assert main(["billrun", "--period", "2026/01"]) == 2
+    assert "error: period: '2026/01' is not a period like 2026-03" in capsys.readouterr().err
