@@ -1,7 +1,7 @@
-"""Signed-in browsers for the CRM's engine-facing pages: alice (ADMIN) and bob (CSR).
+"""Browsers signed in as the conftest's alice (ADMIN) and bob (CSR), for the engine-facing pages.
 
-Both have finished every login step (MFA enrolled, no pending password change), so the pages
-under test are reached directly; the login flow itself is tested with the accounts app.
+They are signed in with ``force_login``: the login flow itself (password, TOTP, throttling) is
+tested with the accounts app, and these tests are about the pages behind it.
 """
 
 from __future__ import annotations
@@ -9,34 +9,26 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from microbss.crm.accounts.models import CsrUser, Role
-
-PASSWORD = "correct horse battery staple"
+from microbss.crm.accounts.models import CsrUser
 
 
-def _signed_in(username: str, role: str) -> Client:
-    user = CsrUser.objects.create_user(
-        username, PASSWORD, role=role, totp_enrolled=True, display_name=username.title()
-    )
-    client = Client()
+def _browser(user: CsrUser, *, enforce_csrf: bool = False) -> Client:
+    client = Client(enforce_csrf_checks=enforce_csrf)
     client.force_login(user)
     return client
 
 
 @pytest.fixture(name="alice_client")
-def alice_client_fixture(db: None) -> Client:
-    return _signed_in("alice", Role.ADMIN)
+def alice_client_fixture(alice: CsrUser) -> Client:
+    return _browser(alice)
 
 
 @pytest.fixture(name="bob_client")
-def bob_client_fixture(db: None) -> Client:
-    return _signed_in("bob", Role.CSR)
+def bob_client_fixture(bob: CsrUser) -> Client:
+    return _browser(bob)
 
 
 @pytest.fixture(name="bob_client_with_csrf")
-def bob_client_with_csrf_fixture(db: None) -> Client:
+def bob_client_with_csrf_fixture(bob: CsrUser) -> Client:
     """bob in a browser whose posts are checked for the CSRF token, as a real one's are."""
-    user = CsrUser.objects.create_user("bob", PASSWORD, role=Role.CSR, totp_enrolled=True)
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    return client
+    return _browser(bob, enforce_csrf=True)
