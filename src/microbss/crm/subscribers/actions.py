@@ -38,17 +38,19 @@ def audited(
         outcome = call()
     except EngineRejected as error:
         record(
-            request.user, action, target, Result.DENIED,
+            request.user, action, target, str(Result.DENIED),
             {"code": error.code, "message": error.message[:300]}, request,
         )  # fmt: skip
         raise
     except EngineError as error:
         record(
-            request.user, action, target, Result.FAILED,
+            request.user, action, target, str(Result.FAILED),
             {"error": type(error).__name__}, request,
         )  # fmt: skip
         raise
-    record(request.user, action, target, Result.OK, details(outcome) if details else {}, request)
+    record(
+        request.user, action, target, str(Result.OK), details(outcome) if details else {}, request
+    )
     return outcome
 
 
