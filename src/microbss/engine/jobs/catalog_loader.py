@@ -553,7 +553,13 @@ def _read_tariffs(
             continue
         seen.add(key)
         found.append(tariff)
-    _check_tariff_coverage(plan, found, peak is not None)
+    # A service/zone whose tariff has its own error is not also reported as missing.
+    attempted = {
+        (str(raw.get("service", "")), str(raw.get("zone", "")).upper())
+        for raw in raw_list
+        if isinstance(raw, dict)
+    }
+    _check_tariff_coverage(plan, found, peak is not None, attempted)
     return found
 
 
@@ -586,9 +592,9 @@ def _read_tariff(
         price_unit = table.quantity("price_unit", unit, low=1, required=False, default=1)
         increment = table.quantity("increment", unit, low=1, required=False, default=1)
         minimum_quantity = table.quantity("minimum_quantity", unit, low=0, required=False)
-    if len(table.problems.items) > errors_before:
-        return None
-    assert service_id and zone and band and strategy and unit_price is not None
+    if len(table.problems.items) > errors_before or unit_price is None:
+        return None  # unit_price is None also when the plan's currency was wrong
+    assert service_id and zone and band and strategy
     return Tariff(
         service_id=service_id,
         zone=zone,
@@ -602,14 +608,16 @@ def _read_tariff(
     )
 
 
-def _check_tariff_coverage(plan: _Table, tariffs: list[Tariff], has_peak: bool) -> None:
+def _check_tariff_coverage(
+    plan: _Table, tariffs: list[Tariff], has_peak: bool, attempted: set[tuple[str, str]]
+) -> None:
     """Every plan prices the basic national services, and every banded (service, zone) is priced
     in both bands, so that no event can go unrated."""
     priced: dict[tuple[str, Zone], set[Band]] = {}
     for tariff in tariffs:
         priced.setdefault((tariff.service_id, tariff.zone), set()).add(tariff.band)
     for service_id in REQUIRED_SERVICES:
-        if (service_id, Zone.NATIONAL) not in priced:
+        if (service_id, Zone.NATIONAL) not in priced and (service_id, "NATIONAL") not in attempted:
             plan.fail("tariffs", f"no tariff prices {service_id} in zone NATIONAL")
     for (service_id, zone), bands in sorted(priced.items()):
         if Band.ANY in bands or not has_peak:
