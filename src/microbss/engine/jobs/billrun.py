@@ -14,8 +14,10 @@ Exactly once and crash-safe (see services.billing for the two steps of a bill):
   any transaction, then one short transaction issues the chunk. SQLite writers queue on
   BEGIN IMMEDIATE, so short transactions let several workers share the database.
 
-``workers > 1`` spreads chunks over processes started with the *spawn* method (``fork`` is unsafe
-with threads and open database connections); each worker builds its own database engine.
+``workers > 1`` spreads the PDF rendering over processes started with the *spawn* method (``fork``
+is unsafe with threads and open database connections). The run's own process keeps every
+database transaction: SQLite has one writer at a time anyway, and writers in several processes
+would wait on each other's locks with sleeping back-off instead of working.
 """
 
 from __future__ import annotations
@@ -23,25 +25,31 @@ from __future__ import annotations
 import multiprocessing
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.pool import AsyncResult
+from pathlib import Path
 
 from microbss.engine.config import Settings
 from microbss.engine.deps import Deps
-from microbss.engine.domain.billing import BillKind
+from microbss.engine.domain.billing import BillingAccount, BillKind
 from microbss.engine.domain.catalog import BillCycle, Catalog
 from microbss.engine.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from microbss.engine.domain.periods import period_containing, period_ending_in, to_local
+from microbss.engine.jobs.invoice_pdf import InvoiceDocument, save_invoices
 from microbss.engine.services.billing import (
     BillRequest,
+    DraftOutcome,
     draft_bills,
     finish_draft_bills,
+    invoice_documents,
     issue_bills,
+    record_issued,
 )
 from microbss.engine.storage import bill_repository
 from microbss.engine.storage.catalog_repository import load_catalog
-from microbss.engine.storage.db import make_engine
 from microbss.engine.storage.uow import UnitOfWork
 
 CHUNK_SIZE = 50  # subscribers per write transaction: short locks, few round trips
@@ -146,7 +154,7 @@ def _plan_chunks(deps: Deps, periods: Sequence[PeriodOfCycle]) -> list[_Chunk]:
 # --- One chunk ------------------------------------------------------------------------------
 
 
-def _bill_chunk(
+def _draft_chunk(
     deps: Deps,
     catalog: Catalog,
     chunk: _Chunk,
@@ -154,14 +162,18 @@ def _bill_chunk(
     bill_run_id: int,
     issued_at: datetime,
     actor: str,
-) -> _ChunkResult:
+) -> tuple[DraftOutcome, dict[int, BillingAccount], _ChunkResult]:
+    """Step 1 for a chunk: its DRAFT bills, in one short write transaction."""
     with deps.db.connect() as conn:
         accounts = bill_repository.load_accounts(conn, chunk.subscriber_ids)
-    requests = [
-        BillRequest(account, min(chunk.period_end, account.terminated_at or chunk.period_end))
-        for account in (accounts[i] for i in chunk.subscriber_ids if i in accounts)
-        if account.billed_until < min(chunk.period_end, account.terminated_at or chunk.period_end)
-    ]
+    requests = []
+    for subscriber_id in chunk.subscriber_ids:
+        account = accounts.get(subscriber_id)
+        if account is None:
+            continue
+        end = min(chunk.period_end, account.terminated_at or chunk.period_end)
+        if account.billed_until < end:
+            requests.append(BillRequest(account, end))
     with UnitOfWork(deps.db, write=True) as uow:
         outcome = draft_bills(
             deps,
@@ -174,37 +186,22 @@ def _bill_chunk(
             bill_run_id=bill_run_id,
         )
         uow.commit()
-    issue_bills(deps, catalog, outcome.bills, accounts)
     result = _ChunkResult(
         bills=len(outcome.bills), skipped=len(chunk.subscriber_ids) - len(outcome.bills)
     )
     for bill in outcome.bills:
         result.totals[bill.currency] = result.totals.get(bill.currency, 0) + bill.net_total
-    return result
+    return outcome, accounts, result
 
 
-# --- Worker processes ----------------------------------------------------------------------
-
-_worker_state: dict[str, object] = {}
+# --- Rendering processes -------------------------------------------------------------------
 
 
-def _worker_init(settings: Settings, db_url: str) -> None:
-    engine = make_engine(db_url)
-    deps = Deps(settings=settings, db=engine)
-    with engine.connect() as conn:
-        catalog = load_catalog(conn)
-    _worker_state["deps"] = deps
-    _worker_state["catalog"] = catalog
-
-
-def _worker_bill_chunk(job: tuple[_Chunk, int, datetime, str]) -> _ChunkResult:
-    chunk, bill_run_id, issued_at, actor = job
-    deps = _worker_state["deps"]
-    catalog = _worker_state["catalog"]
-    assert isinstance(deps, Deps) and isinstance(catalog, Catalog)
-    return _bill_chunk(
-        deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
-    )
+def _render_documents(job: tuple[Path, list[InvoiceDocument]]) -> list[tuple[int, str, str]]:
+    """In a worker process: write the PDFs of one chunk; (bill id, path, sha256) each."""
+    data_dir, documents = job
+    saved = save_invoices(data_dir, documents)
+    return [(doc.bill.id, path, sha) for doc, (path, sha) in zip(documents, saved, strict=True)]
 
 
 def _run_chunks(
@@ -217,17 +214,39 @@ def _run_chunks(
     issued_at: datetime,
     actor: str,
 ) -> Iterator[_ChunkResult]:
-    if workers <= 1 or len(chunks) <= 1:
+    """Bill the chunks. With one worker everything runs here; with more, this process keeps all
+    the (short) database transactions, so SQLite has a single writer, and ``workers`` spawned
+    processes render and write the PDFs of the chunks drafted meanwhile."""
+    if workers <= 1:
         for chunk in chunks:
-            yield _bill_chunk(
+            outcome, accounts, result = _draft_chunk(
                 deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
             )
+            issue_bills(deps, catalog, outcome.bills, accounts)
+            yield result
         return
-    db_url = deps.db.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("spawn")
-    jobs = [(chunk, bill_run_id, issued_at, actor) for chunk in chunks]
-    with context.Pool(workers, initializer=_worker_init, initargs=(deps.settings, db_url)) as pool:
-        yield from pool.imap_unordered(_worker_bill_chunk, jobs)
+    in_flight: deque[tuple[AsyncResult[list[tuple[int, str, str]]], _ChunkResult]] = deque()
+    with context.Pool(workers) as pool:
+        for chunk in chunks:
+            outcome, accounts, result = _draft_chunk(
+                deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
+            )
+            documents = invoice_documents(deps, catalog, outcome.bills, accounts)
+            job = (deps.settings.data_dir, documents)
+            in_flight.append((pool.apply_async(_render_documents, (job,)), result))
+            # Bound the drafts waiting for PDFs: enough to keep every worker busy, no more.
+            while in_flight and (len(in_flight) > 2 * workers or in_flight[0][0].ready()):
+                yield _issue_rendered(deps, *in_flight.popleft())
+        while in_flight:
+            yield _issue_rendered(deps, *in_flight.popleft())
+
+
+def _issue_rendered(
+    deps: Deps, rendering: AsyncResult[list[tuple[int, str, str]]], result: _ChunkResult
+) -> _ChunkResult:
+    record_issued(deps, rendering.get())
+    return result
 
 
 # --- The run --------------------------------------------------------------------------------

@@ -226,15 +226,13 @@ def _audit_bills(
 # --- Step 2: PDFs and DRAFT -> ISSUED ----------------------------------------------------------
 
 
-def issue_bills(
+def invoice_documents(
     deps: Deps,
     catalog: Catalog,
     bills: Sequence[Bill],
     accounts: dict[int, BillingAccount] | None = None,
-) -> list[Bill]:
-    """Render and write each bill's PDF, then mark them ISSUED in one short transaction."""
-    if not bills:
-        return []
+) -> list[InvoiceDocument]:
+    """What each bill's PDF shows; refuses a bill that is not DRAFT."""
     if accounts is None or any(b.subscriber_id not in accounts for b in bills):
         with deps.db.connect() as conn:
             accounts = bill_repository.load_accounts(conn, [b.subscriber_id for b in bills])
@@ -245,11 +243,31 @@ def issue_bills(
         account = accounts[bill.subscriber_id]
         plan = catalog.price_plans.get(account.price_plan_id)
         documents.append(InvoiceDocument(operator, bill, account, plan.name if plan else ""))
+    return documents
+
+
+def record_issued(deps: Deps, issued: Sequence[tuple[int, str, str]]) -> None:
+    """DRAFT -> ISSUED for (bill id, pdf path, sha256) whose PDFs are on disk, in one short
+    transaction."""
+    if issued:
+        with UnitOfWork(deps.db, write=True) as uow:
+            bill_repository.mark_issued(uow.conn, issued)
+            uow.commit()
+
+
+def issue_bills(
+    deps: Deps,
+    catalog: Catalog,
+    bills: Sequence[Bill],
+    accounts: dict[int, BillingAccount] | None = None,
+) -> list[Bill]:
+    """Render and write each bill's PDF, then mark them ISSUED in one short transaction."""
+    if not bills:
+        return []
+    documents = invoice_documents(deps, catalog, bills, accounts)
     saved = save_invoices(deps.settings.data_dir, documents)
     issued = [(bill.id, path, sha) for bill, (path, sha) in zip(bills, saved, strict=True)]
-    with UnitOfWork(deps.db, write=True) as uow:
-        bill_repository.mark_issued(uow.conn, issued)
-        uow.commit()
+    record_issued(deps, issued)
     return [
         _as_issued(bill, path, sha) for bill, (_id, path, sha) in zip(bills, issued, strict=True)
     ]
