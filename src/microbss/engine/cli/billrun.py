@@ -63,7 +63,7 @@ class _PlainProgress:
 
 
 def _summary_lines(summary: BillRunSummary) -> list[str]:
-    totals = ", ".join(format_amount(v, c) for c, v in sorted(summary.totals.items())) or "0"
+    totals = ", ".join(format_amount(v, c) for c, v in sorted(summary.totals.items())) or "nothing"
     lines = [
         f"bill run {summary.bill_run_id}: period {summary.period}, bill cycle(s) "
         f"{', '.join(str(c) for c in summary.bill_cycle_ids)}",
