@@ -72,7 +72,7 @@ def _finish_login(request: HttpRequest, user: CsrUser, next_url: str) -> HttpRes
 
 @never_cache
 @sensitive_post_parameters("password")
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("core:home")
