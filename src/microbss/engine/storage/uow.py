@@ -11,11 +11,29 @@ writers rely on row locks, conditional updates and unique constraints.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
 from microbss.engine.storage.db import is_sqlite
+
+# SQLite admits one writer at a time. Queueing this process's writers on a lock instead of in
+# SQLite's busy handler (which sleeps and polls) cut RedeemVoucher's p99 from ~640 ms to ~80 ms
+# at 16 calls in flight. Other processes still queue in the busy handler.
+_sqlite_write_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = (
+    weakref.WeakKeyDictionary()
+)
+_locks_guard = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.RLock:
+    with _locks_guard:
+        lock = _sqlite_write_locks.get(engine)
+        if lock is None:
+            lock = _sqlite_write_locks[engine] = threading.RLock()
+        return lock
 
 
 class UnitOfWork:
@@ -26,11 +44,19 @@ class UnitOfWork:
         self.conn: Connection
 
     def __enter__(self) -> UnitOfWork:
-        conn = self._engine.connect()
-        if self._write and is_sqlite(self._engine):
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        self.conn = conn
-        self._tx = conn.begin()
+        self._lock = _write_lock(self._engine) if self._write and is_sqlite(self._engine) else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            conn = self._engine.connect()
+            if self._lock is not None:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            self.conn = conn
+            self._tx = conn.begin()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
         return self
 
     def commit(self) -> None:
@@ -48,6 +74,8 @@ class UnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+            if self._lock is not None:
+                self._lock.release()
 
     @property
     def is_postgres(self) -> bool:
