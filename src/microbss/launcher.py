@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait_for_engine(settings.listen, engine)
         crm = subprocess.Popen([sys.executable, "-m", "microbss", "crm", "serve"])
         children.append(crm)
-        _wait_for_crm(f"{crm_url}login/", crm)
+        _wait_for_crm(f"{crm_url}accounts/login/", crm)
         _print_banner(settings.listen, crm_url, settings.data_dir)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -76,7 +76,7 @@ def _wait_for_http(url: str, proc: subprocess.Popen[bytes]) -> None:
     while time.monotonic() < deadline:
         assert proc.poll() is None, "CRM exited during start-up"
         try:
-            with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=2) as reply:
                 if reply.status == 200:
                     return
         except OSError:
@@ -122,7 +122,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
                            stdout=logs[1], stderr=subprocess.STDOUT)
     try:
         _wait_for_engine(engine_addr, token, engine)
-        _wait_for_http(f"{stack.crm_url}/login/", crm)
+        _wait_for_http(f"{stack.crm_url}/accounts/login/", crm)
         yield stack
     finally:
         for proc in (crm, engine):
