@@ -25,8 +25,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 CHROMIUM = os.environ.get("MICROBSS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 STARTUP_TIMEOUT_S = 90
 
@@ -45,8 +50,13 @@ class LiveStack:
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "microbss", *args], env=self.env, input=stdin,
-            capture_output=True, text=True, check=True, timeout=300,
+            [sys.executable, "-m", "microbss", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
         )
 
 
@@ -106,20 +116,40 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     }
     env.pop("MICROBSS_TEST_POSTGRES_URL", None)
     stack = LiveStack(
-        crm_url=f"http://{crm_listen}", engine_addr=engine_addr, engine_token=token,
-        data_dir=data_dir, env=env, admin_username="e2e-admin",
+        crm_url=f"http://{crm_listen}",
+        engine_addr=engine_addr,
+        engine_token=token,
+        data_dir=data_dir,
+        env=env,
+        admin_username="e2e-admin",
         admin_password="e2e-" + secrets.token_urlsafe(16),
     )
     stack.cli("engine", "migrate")
     stack.cli("engine", "demo-data")
     stack.cli("crm", "migrate")
-    stack.cli("crm", "createadmin", "--username", stack.admin_username,
-              "--email", "admin@example.com", "--password-stdin", stdin=stack.admin_password)
+    stack.cli(
+        "crm",
+        "createadmin",
+        "--username",
+        stack.admin_username,
+        "--email",
+        "admin@example.com",
+        "--password-stdin",
+        stdin=stack.admin_password,
+    )
     logs = [open(data_dir / name, "wb") for name in ("engine.log", "crm.log")]  # noqa: SIM115
-    engine = subprocess.Popen([sys.executable, "-m", "microbss", "engine", "serve"], env=env,
-                              stdout=logs[0], stderr=subprocess.STDOUT)
-    crm = subprocess.Popen([sys.executable, "-m", "microbss", "crm", "serve"], env=env,
-                           stdout=logs[1], stderr=subprocess.STDOUT)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "microbss", "engine", "serve"],
+        env=env,
+        stdout=logs[0],
+        stderr=subprocess.STDOUT,
+    )
+    crm = subprocess.Popen(
+        [sys.executable, "-m", "microbss", "crm", "serve"],
+        env=env,
+        stdout=logs[1],
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for_engine(engine_addr, token, engine)
         _wait_for_http(f"{stack.crm_url}/accounts/login/", crm)

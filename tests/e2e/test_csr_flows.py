@@ -50,9 +50,7 @@ def test_admin_enrols_mfa_and_redeems_a_voucher_in_place(live_stack, browser) ->
     before = page.inner_text("#balance-card")
     page.fill("#id_pin", _demo_pin(live_stack))
     page.click("#redeem-card button[type=submit]")
-    page.wait_for_function(
-        "document.querySelector('#redeem-result').innerText.trim().length > 0"
-    )
+    page.wait_for_function("document.querySelector('#redeem-result').innerText.trim().length > 0")
     result = page.inner_text("#redeem-result")
     assert re.search(r"10[.,]00", result), result
     assert page.inner_text("#balance-card") != before

@@ -10,7 +10,9 @@ def test_half_cent_rounds_up():
     assert divide_round_half_up(-950, 100) == -10
 
 
-@given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=1, max_value=10**6))
+@given(
+    st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=1, max_value=10**6)
+)
 def test_rounding_is_never_more_than_half_a_unit_off(numerator, denominator):
     rounded = divide_round_half_up(numerator, denominator)
     assert abs(rounded * denominator - numerator) * 2 <= denominator

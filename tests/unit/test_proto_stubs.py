@@ -15,8 +15,15 @@ def test_committed_stubs_match_the_proto_files(tmp_path: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
     rc = protoc.main(
-        ["protoc", f"-I{PROTO_DIR}", f"-I{include}", f"--python_out={tmp_path}",
-         f"--pyi_out={tmp_path}", f"--grpc_python_out={tmp_path}", *protos]
+        [
+            "protoc",
+            f"-I{PROTO_DIR}",
+            f"-I{include}",
+            f"--python_out={tmp_path}",
+            f"--pyi_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            *protos,
+        ]
     )
     assert rc == 0
     generated = sorted(tmp_path.rglob("*.py*"))

@@ -16,7 +16,14 @@ from microbss.engine.config import ConfigError
 from microbss.engine.domain.errors import DomainError
 
 COMMAND_MODULES = (
-    "serve", "migrate", "catalog", "resources", "vouchers", "demo", "cdr", "billrun",
+    "serve",
+    "migrate",
+    "catalog",
+    "resources",
+    "vouchers",
+    "demo",
+    "cdr",
+    "billrun",
 )
 
 log = logging.getLogger("microbss.engine.cli")
@@ -58,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
         if args.debug:
             raise
         log.exception("unexpected error")
-        print("error: unexpected internal error (details in the log above; --debug for more)",
-              file=sys.stderr)
+        print(
+            "error: unexpected internal error (details in the log above; --debug for more)",
+            file=sys.stderr,
+        )
         return 1
 
 

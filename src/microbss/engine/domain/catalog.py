@@ -85,9 +85,9 @@ class Tariff:
     zone: Zone
     band: Band
     strategy: RatingStrategy
-    unit_price: int          # minor units per price_unit (PER_UNIT) or per event (PER_EVENT)
-    price_unit: int = 1      # service units the unit_price is for (60 = per minute)
-    increment: int = 1       # charging step in service units
+    unit_price: int  # minor units per price_unit (PER_UNIT) or per event (PER_EVENT)
+    price_unit: int = 1  # service units the unit_price is for (60 = per minute)
+    increment: int = 1  # charging step in service units
     minimum_quantity: int = 0
     minimum_charge: int = 0  # minor units; applies to an event with a non-zero charge basis
 

@@ -60,10 +60,41 @@ def parse_imei(value: str, field: str = "handset_imei") -> str:
 
 
 _IBAN_LENGTHS = {
-    "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18,
-    "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22,
-    "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18,
-    "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
+    "AD": 24,
+    "AT": 20,
+    "BE": 16,
+    "BG": 22,
+    "CH": 21,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "EE": 20,
+    "ES": 24,
+    "FI": 18,
+    "FR": 27,
+    "GB": 22,
+    "GR": 27,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IS": 26,
+    "IT": 27,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MC": 27,
+    "MT": 31,
+    "NL": 18,
+    "NO": 15,
+    "PL": 28,
+    "PT": 25,
+    "RO": 24,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
 }
 
 
@@ -78,8 +109,9 @@ def parse_iban(value: str, field: str = "payment.iban") -> str:
             f"a {iban[:2]} IBAN has {expected} characters, got {len(iban)}", field=field
         )
     rearranged = iban[4:] + iban[:4]
-    numeric = "".join(str(string.ascii_uppercase.index(c) + 10) if c.isalpha() else c
-                      for c in rearranged)
+    numeric = "".join(
+        str(string.ascii_uppercase.index(c) + 10) if c.isalpha() else c for c in rearranged
+    )
     if int(numeric) % 97 != 1:
         raise InvalidArgument("IBAN check digits are wrong (ISO 13616 mod 97)", field=field)
     return iban

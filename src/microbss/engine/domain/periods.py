@@ -33,7 +33,9 @@ def _add_months(year: int, month: int, delta: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
-def period_ending_in(year: int, month: int, cycle_day: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+def period_ending_in(
+    year: int, month: int, cycle_day: int, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
     """The period that ends on ``cycle_day`` of (year, month): [start, end) as naive UTC."""
     prev_year, prev_month = _add_months(year, month, -1)
     start = local_midnight_utc(date(prev_year, prev_month, cycle_day), tz)
@@ -41,7 +43,9 @@ def period_ending_in(year: int, month: int, cycle_day: int, tz: ZoneInfo) -> tup
     return start, end
 
 
-def period_containing(instant_utc: datetime, cycle_day: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+def period_containing(
+    instant_utc: datetime, cycle_day: int, tz: ZoneInfo
+) -> tuple[datetime, datetime]:
     """The billing period [start, end) that contains ``instant_utc``."""
     local = to_local(instant_utc, tz)
     year, month = local.year, local.month

@@ -46,8 +46,9 @@ def check_manual_transition(current: VoucherState, new: VoucherState, serial: st
 
 def check_target_state(new: VoucherState) -> None:
     if new not in (VoucherState.NEW, VoucherState.ERROR):
-        raise InvalidArgument("new_state must be NEW (restore) or ERROR (withdraw)",
-                              field="new_state")
+        raise InvalidArgument(
+            "new_state must be NEW (restore) or ERROR (withdraw)", field="new_state"
+        )
 
 
 def normalise_pin(raw: str) -> str:
@@ -71,7 +72,7 @@ def hash_pin(pin: str, secret: bytes) -> str:
 
 
 def format_pin_for_print(pin: str) -> str:
-    """"ABCD1234EFGH5678" -> "ABCD-1234-EFGH-5678" (redemption accepts either)."""
+    """ "ABCD1234EFGH5678" -> "ABCD-1234-EFGH-5678" (redemption accepts either)."""
     return "-".join(pin[i : i + 4] for i in range(0, PIN_LENGTH, 4))
 
 

@@ -1,4 +1,4 @@
-"""Run Alembic migrations programmatically (used by `microbss engine migrate`, `make run`, tests)."""
+"""Run Alembic migrations from code (`microbss engine migrate`, `make run`, tests)."""
 
 from __future__ import annotations
 

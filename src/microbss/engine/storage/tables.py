@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -168,13 +167,27 @@ subscribers = Table(
         name="bill_cycle",
     ),
     # One active holder per resource, enforced by the database even if two creates race.
-    Index("uq_subscribers_active_msisdn", "msisdn", unique=True,
-          sqlite_where=text("status = 'ACTIVE'"), postgresql_where=text("status = 'ACTIVE'")),
-    Index("uq_subscribers_active_imsi", "imsi", unique=True,
-          sqlite_where=text("status = 'ACTIVE'"), postgresql_where=text("status = 'ACTIVE'")),
-    Index("uq_subscribers_active_handset", "handset_imei", unique=True,
-          sqlite_where=text("status = 'ACTIVE' AND handset_imei IS NOT NULL"),
-          postgresql_where=text("status = 'ACTIVE' AND handset_imei IS NOT NULL")),
+    Index(
+        "uq_subscribers_active_msisdn",
+        "msisdn",
+        unique=True,
+        sqlite_where=text("status = 'ACTIVE'"),
+        postgresql_where=text("status = 'ACTIVE'"),
+    ),
+    Index(
+        "uq_subscribers_active_imsi",
+        "imsi",
+        unique=True,
+        sqlite_where=text("status = 'ACTIVE'"),
+        postgresql_where=text("status = 'ACTIVE'"),
+    ),
+    Index(
+        "uq_subscribers_active_handset",
+        "handset_imei",
+        unique=True,
+        sqlite_where=text("status = 'ACTIVE' AND handset_imei IS NOT NULL"),
+        postgresql_where=text("status = 'ACTIVE' AND handset_imei IS NOT NULL"),
+    ),
     Index("ix_subscribers_last_name", "last_name"),
     Index("ix_subscribers_identity_last4", "identity_last4"),
     Index("ix_subscribers_bill_cycle_id_status", "bill_cycle_id", "status"),
