@@ -1,5 +1,5 @@
-"""A new admin's first session in a real browser, against a live engine and CRM:
-log in, enrol MFA with a standard TOTP computation, redeem a demo voucher in place."""
+"""CSR and admin flows in a real browser, against a live engine and CRM: log in, enrol MFA with a
+standard TOTP computation, redeem a demo voucher in place, and end a deactivated user's session."""
 
 from __future__ import annotations
 
@@ -29,21 +29,26 @@ def _demo_pin(stack) -> str:  # type: ignore[no-untyped-def]
     return rows[0]["pin"]
 
 
-def test_admin_enrols_mfa_and_redeems_a_voucher_in_place(live_stack, browser) -> None:  # type: ignore[no-untyped-def]
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(f"{live_stack.crm_url}/accounts/login/")
-    page.fill("input[name=username]", live_stack.admin_username)
-    page.fill("input[name=password]", live_stack.admin_password)
+def _first_sign_in(browser, stack, username: str, password: str):  # type: ignore[no-untyped-def]
+    """Log in for the first time and enrol MFA from the secret the page shows."""
+    page = browser.new_context().new_page()
+    page.goto(f"{stack.crm_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-
-    # First login of an unenrolled user lands on MFA setup: read the secret as a user would.
     page.wait_for_selector("#totp-secret")
     secret = page.inner_text("#totp-secret").replace(" ", "")
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
     page.click('form[action$="/mfa/"] button[type=submit]')
     page.wait_for_load_state()
     assert "/mfa/" not in page.url
+    assert "/login/" not in page.url
+    return page
+
+
+def test_admin_enrols_mfa_and_redeems_a_voucher_in_place(live_stack, browser) -> None:  # type: ignore[no-untyped-def]
+    page = _first_sign_in(browser, live_stack, live_stack.admin_username, live_stack.admin_password)
+    context = page.context
 
     subscriber_id = _first_prepaid_subscriber_id(live_stack)
     page.goto(f"{live_stack.crm_url}/subscribers/{subscriber_id}/")
@@ -55,3 +60,32 @@ def test_admin_enrols_mfa_and_redeems_a_voucher_in_place(live_stack, browser) ->
     assert re.search(r"10[.,]00", result), result
     assert page.inner_text("#balance-card") != before
     context.close()
+
+
+def test_a_deactivated_users_open_session_ends_at_their_next_click(live_stack, browser) -> None:  # type: ignore[no-untyped-def]
+    users = {"e2e-boss": "boss-" + "x" * 16, "e2e-colleague": "colleague-" + "y" * 16}
+    for username, password in users.items():
+        live_stack.cli(
+            "crm",
+            "createadmin",
+            "--username",
+            username,
+            "--email",
+            f"{username}@example.com",
+            "--password-stdin",
+            stdin=password,
+        )
+    colleague = _first_sign_in(browser, live_stack, "e2e-colleague", users["e2e-colleague"])
+    boss = _first_sign_in(browser, live_stack, "e2e-boss", users["e2e-boss"])
+    colleague.goto(f"{live_stack.crm_url}/subscribers/")
+    assert "/accounts/login/" not in colleague.url  # signed in before the deactivation
+
+    boss.goto(f"{live_stack.crm_url}/admin/users/")
+    boss.click("a:has-text('e2e-colleague')")
+    boss.on("dialog", lambda dialog: dialog.accept())
+    boss.click("button:has-text('Deactivate')")
+    boss.wait_for_load_state()
+    assert "e2e-colleague" in boss.content()
+
+    colleague.goto(f"{live_stack.crm_url}/subscribers/")
+    assert "/accounts/login/" in colleague.url
