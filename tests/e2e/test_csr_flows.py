@@ -89,3 +89,61 @@ def test_a_deactivated_users_open_session_ends_at_their_next_click(live_stack, b
 
     colleague.goto(f"{live_stack.crm_url}/subscribers/")
     assert "/accounts/login/" in colleague.url
+
+
+def _free(stack, kind: int) -> str:  # type: ignore[no-untyped-def]
+    metadata = [("authorization", f"Bearer {stack.engine_token}")]
+    with insecure_channel(stack.engine_addr) as channel:
+        reply = engine_pb2_grpc.EngineStub(channel).GetAvailableResources(
+            engine_pb2.GetAvailableResourcesRequest(type=kind), metadata=metadata
+        )
+    return str(reply.resources[0].value)
+
+
+def test_csr_signs_up_a_postpaid_line_bills_it_now_and_downloads_the_pdf(
+    live_stack, browser
+) -> None:  # type: ignore[no-untyped-def]
+    password = "clerk-" + "z" * 16
+    live_stack.cli(
+        "crm",
+        "createadmin",
+        "--username",
+        "e2e-clerk",
+        "--email",
+        "clerk@example.com",
+        "--password-stdin",
+        stdin=password,
+    )
+    page = _first_sign_in(browser, live_stack, "e2e-clerk", password)
+
+    msisdn = _free(live_stack, types_pb2.MSISDN)
+    page.goto(f"{live_stack.crm_url}/subscribers/new/")
+    page.fill("input[name=msisdn]", msisdn)
+    page.fill("input[name=imsi]", _free(live_stack, types_pb2.IMSI))
+    page.fill("input[name=identity_number]", "12345678Z")
+    page.fill("input[name=first_name]", "Lucía")
+    page.fill("input[name=last_name]", "Fernández")
+    page.fill("input[name=date_of_birth]", "1985-04-12")
+    page.fill("input[name=street]", "Calle de Alcalá 42")
+    page.fill("input[name=city]", "Madrid")
+    page.fill("input[name=postal_code]", "28014")
+    page.fill("input[name=country]", "ES")
+    page.fill("input[name=email]", "lucia@example.com")
+    page.fill("input[name=contact_phone]", "+34600111222")
+    page.select_option("select[name=payment_type]", "POSTPAID")
+    page.select_option("select[name=price_plan]", "201")
+    page.select_option("select[name=bill_cycle]", "1")
+    page.select_option("select[name=payment_method]", "CASH")
+    page.click("button:has-text('Create subscriber')")
+    page.wait_for_url(re.compile(r"/subscribers/\d+/$"))
+    assert msisdn in page.content()
+
+    page.goto(page.url + "bills/")
+    page.click("#bill-now")
+    page.wait_for_selector("a:has-text('PDF')")
+    invoice_number = page.inner_text("td.font-monospace")
+    with page.expect_download() as download_info:
+        page.click("a:has-text('PDF')")
+    pdf = download_info.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    assert invoice_number.startswith("INV-")
