@@ -187,15 +187,20 @@ class _Table:
     def has(self, key: str) -> bool:
         return key in self.data
 
+    def _absent(self, key: str, required: bool, hint: str = "") -> bool:
+        """True when ``key`` is missing; a missing required key is reported."""
+        if self.data.get(key) is not None:
+            return False
+        if required:
+            self.fail(key, f"is required{hint}")
+        return True
+
     def text(
         self, key: str, *, required: bool = True, max_len: int = 100, default: str = ""
     ) -> str | None:
+        if self._absent(key, required):
+            return None if required else default
         value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, "is required")
-                return None
-            return default
         if not isinstance(value, str):
             self.fail(key, f"must be text in quotes, got {value!r}")
             return None
@@ -211,12 +216,9 @@ class _Table:
     def integer(
         self, key: str, *, low: int, high: int, required: bool = True, default: int = 0
     ) -> int | None:
+        if self._absent(key, required):
+            return None if required else default
         value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, "is required")
-                return None
-            return default
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(key, f"must be a whole number, got {value!r}")
             return None
@@ -228,11 +230,9 @@ class _Table:
     def choice(
         self, key: str, enum: type[Any], *, required: bool = True, default: Any = None
     ) -> Any:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, f"is required (one of {', '.join(e.value for e in enum)})")
+        if self._absent(key, required, f" (one of {', '.join(e.value for e in enum)})"):
             return default
+        value = self.data.get(key)
         try:
             return enum(value.strip().upper() if isinstance(value, str) else value)
         except ValueError:
@@ -242,12 +242,9 @@ class _Table:
     def amount(
         self, key: str, currency: str | None, *, max_major: int, required: bool = True
     ) -> int | None:
+        if self._absent(key, required, ' (an amount in quotes, like "15.00")'):
+            return None if required else 0
         value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, 'is required (an amount in quotes, like "15.00")')
-                return None
-            return 0
         if isinstance(value, float | int) and not isinstance(value, bool):
             self.fail(
                 key, f'write amounts as text in quotes, like "{value}", so no rounding creeps in'
@@ -280,12 +277,9 @@ class _Table:
         required: bool = True,
         default: int = 0,
     ) -> int | None:
+        if self._absent(key, required):
+            return None if required else default
         value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, "is required")
-                return None
-            return default
         if unit is None:
             return None  # the service's own problem is reported already
         parsed = _parse_quantity(value, unit)
