@@ -97,3 +97,23 @@ def test_forced_demo_data_adds_subscribers_and_a_new_voucher_batch_beside_the_ol
     assert (deps.settings.data_dir / "demo-vouchers.csv").read_text(encoding="utf-8") == old_pins
     assert count(deps, subscribers) == 24
     assert count(deps, resources, resources.c.type == "MSISDN") == 200  # not doubled
+
+
+def test_demo_prepaid_lines_keep_money_while_postpaid_lines_have_rich_usage(
+    deps: Deps,
+) -> None:
+    report = load_demo_data(deps)
+
+    views = [get_subscriber(deps, subscriber_id=i) for i in report.subscriber_ids]
+    prepaid = [v for v in views if v.subscriber.payment_type == "PREPAID"]
+    postpaid = [v.subscriber.id for v in views if v.subscriber.payment_type == "POSTPAID"]
+    assert prepaid and all(v.balance.amount_minor > 0 for v in prepaid)
+    with deps.db.connect() as conn:
+        per_line = dict(
+            conn.execute(
+                select(rated_cdrs.c.subscriber_id, func.count())
+                .where(rated_cdrs.c.subscriber_id.in_(postpaid))
+                .group_by(rated_cdrs.c.subscriber_id)
+            ).all()
+        )
+    assert max(per_line.values()) > 400  # three months of a heavy user: many bill lines
