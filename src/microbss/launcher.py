@@ -1,7 +1,8 @@
 """`make run` / `microbss run`: everything a first look needs, on a bare machine.
 
 Migrates both databases, loads the demo data when the engine database is empty, creates a demo
-admin when the CRM has no user (its password is printed once), starts the engine (gRPC) and the
+admin when the CRM has no user (its password is printed once) and a demo VAT rate when none is
+recorded, starts the engine (gRPC) and the
 CRM (gunicorn) as child processes, waits until both answer their health checks, prints where to
 log in, and stops both on Ctrl-C (SIGINT) or SIGTERM.
 """
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     deps.db.dispose()
     _run_checked(["crm", "migrate"])
     _run_checked(["crm", "ensure-demo-admin"])
+    _run_checked(["crm", "ensure-demo-vat"])
 
     crm_listen = os.environ.get("MICROBSS_CRM_LISTEN", CRM_LISTEN_DEFAULT)
     crm_url = f"http://{crm_listen}/"

@@ -8,6 +8,8 @@ Commands:
 - ``serve``: serve the CRM with gunicorn on ``MICROBSS_CRM_LISTEN`` (default 127.0.0.1:8000).
 - ``ensure-demo-admin``: when the CRM has no user at all, create the demo administrator ``admin``
   with a random password and print that login once.
+- ``ensure-demo-vat``: when ``vat_config`` is empty, record the demo VAT rate (21.00%, Spain's
+  general rate) in force from the first day of last year, so demo usage and bills show VAT.
 - ``manage ARGS`` (or any other Django command name): Django's own management commands.
 """
 
@@ -22,7 +24,15 @@ from typing import TextIO
 DEFAULT_LISTEN = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
 DEMO_ADMIN = "admin"
-OWN_COMMANDS = ("createadmin", "migrate", "serve", "ensure-demo-admin", "manage")
+DEMO_VAT_RATE = "21.00"
+OWN_COMMANDS = (
+    "createadmin",
+    "migrate",
+    "serve",
+    "ensure-demo-admin",
+    "ensure-demo-vat",
+    "manage",
+)
 
 
 class CommandError(Exception):
@@ -134,6 +144,45 @@ def ensure_demo_admin(out: TextIO = sys.stdout) -> bool:
     return True
 
 
+# ensure-demo-vat -------------------------------------------------------------------------------
+
+
+def ensure_demo_vat(out: TextIO = sys.stdout) -> bool:
+    """Record the demo VAT rate when no rate was ever recorded; True when it did.
+
+    The rate is in force from January 1st of last year, well before any demo usage (about four
+    months back), so every demo usage row and bill shows its VAT. It is recorded by the first
+    administrator, like any rate an admin adds; with no administrator yet nothing is recorded.
+    """
+    _setup_django()
+    from datetime import date
+    from decimal import Decimal
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from microbss.crm.accounts.models import CsrUser, Role
+    from microbss.crm.audit.actions import record
+    from microbss.crm.vat.models import VatConfig
+
+    with transaction.atomic():
+        admin = CsrUser.objects.filter(role=Role.ADMIN).order_by("pk").first()
+        if VatConfig.objects.exists() or admin is None:
+            return False
+        since = date(timezone.localdate().year - 1, 1, 1)
+        row = VatConfig.objects.create(
+            rate=Decimal(DEMO_VAT_RATE), effective_from=since, created_by=admin
+        )
+        record(
+            _cli_actor(),
+            "vat.add",
+            target=f"vat:{row.pk}",
+            details={"rate_percent": DEMO_VAT_RATE, "effective_from": since.isoformat()},
+        )
+    print(f"Demo VAT rate recorded: {DEMO_VAT_RATE}% from {since.isoformat()}", file=out)
+    return True
+
+
 # serve -----------------------------------------------------------------------------------------
 
 
@@ -197,6 +246,7 @@ def _parser() -> argparse.ArgumentParser:
         "--bind", help=f"host:port (default MICROBSS_CRM_LISTEN or {DEFAULT_LISTEN})"
     )
     commands.add_parser("ensure-demo-admin", help="create the demo admin when there is no user")
+    commands.add_parser("ensure-demo-vat", help="record the demo VAT rate when there is none")
     commands.add_parser("manage", help="Django's management commands, e.g. `manage check`")
     return parser
 
@@ -217,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "ensure-demo-admin":
             ensure_demo_admin(sys.stdout)
+            return 0
+        if args.command == "ensure-demo-vat":
+            ensure_demo_vat(sys.stdout)
             return 0
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -112,6 +112,26 @@ def test_ensure_demo_admin_creates_one_admin_only_when_there_is_no_user() -> Non
     assert again.getvalue() == ""
 
 
+def test_ensure_demo_vat_records_21_percent_once_so_demo_usage_shows_vat() -> None:
+    from decimal import Decimal
+
+    from microbss.crm.vat.models import VatConfig
+    from microbss.crm.vat.rates import current_vat_rate
+
+    assert cli.ensure_demo_vat(io.StringIO()) is False  # no admin yet to record it
+    cli.ensure_demo_admin(io.StringIO())
+    out = io.StringIO()
+
+    assert cli.ensure_demo_vat(out) is True
+
+    row = VatConfig.objects.get()
+    assert current_vat_rate() == Decimal("21.00") and row.effective_from.month == 1
+    assert "21.00%" in out.getvalue()
+    assert AuditEvent.objects.filter(action="vat.add", target=f"vat:{row.pk}").exists()
+    assert cli.ensure_demo_vat(io.StringIO()) is False
+    assert VatConfig.objects.count() == 1
+
+
 def test_serve_runs_gunicorn_on_the_configured_address() -> None:
     command = cli.gunicorn_command("127.0.0.1:8123", 3)
     assert command[1:4] == ["-m", "gunicorn", "microbss.crm.wsgi:application"]
