@@ -13,6 +13,13 @@ Environment variables (all optional; the defaults suit a first look on one machi
     Django's signing key (sessions, CSRF, password reset tokens). When unset, a random key is
     generated once into ``<data dir>/crm-secret-key`` (mode 0600) and reused after that. Set it
     explicitly when several hosts serve the CRM.
+``MICROBSS_CRM_TOTP_KEY``
+    Key that encrypts the users' TOTP secrets in ``csr_users`` (any long random text; derived
+    into a Fernet key with HKDF). When unset, ``SECRET_KEY`` is used, so changing the secret key
+    then locks every enrolled user out of MFA until an admin resets it: **set this in
+    production** and keep it apart from database backups. Several keys separated by commas
+    rotate it: the first encrypts, all decrypt; ``microbss crm manage reseal_totp_secrets``
+    re-encrypts every secret with the first.
 ``MICROBSS_CRM_DEBUG``
     ``1`` shows Django's debug pages. Default off; never turn it on in production.
 ``MICROBSS_CRM_ALLOWED_HOSTS``
@@ -79,6 +86,7 @@ DEBUG = _flag("MICROBSS_CRM_DEBUG")
 SECRET_KEY = _env("MICROBSS_CRM_SECRET_KEY") or load_or_create_secret_key(
     DATA_DIR / "crm-secret-key", lambda: secrets.token_urlsafe(50)
 )
+MICROBSS_CRM_TOTP_KEY = _env("MICROBSS_CRM_TOTP_KEY")
 ALLOWED_HOSTS = [
     host.strip()
     for host in _env("MICROBSS_CRM_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")

@@ -12,6 +12,8 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from microbss.crm.accounts.sealed import SealedSecretField
+
 
 class Role(models.TextChoices):
     CSR = "CSR", _("Customer service rep")
@@ -48,7 +50,8 @@ class CsrUser(AbstractBaseUser):
     """A customer-service rep or admin of the CRM.
 
     ``totp_secret`` is the base32 shared secret of the user's authenticator. It is written once at
-    enrolment, read only to check a code, and never rendered, logged or put in an audit row.
+    enrolment, read only to check a code, and never rendered, logged or put in an audit row; the
+    column holds it encrypted (:mod:`microbss.crm.accounts.sealed`).
     ``totp_last_step`` is the last accepted 30-second step: a code for that step or an earlier one
     is a replay and is refused.
     """
@@ -62,7 +65,7 @@ class CsrUser(AbstractBaseUser):
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, default=Language.ENGLISH
     )
-    totp_secret = models.CharField(max_length=64, blank=True, editable=False)
+    totp_secret = SealedSecretField(max_length=255, blank=True, editable=False)
     totp_enrolled = models.BooleanField(_("MFA enrolled"), default=False)
     totp_last_step = models.BigIntegerField(default=0, editable=False)
     must_change_password = models.BooleanField(default=False)
