@@ -2,8 +2,8 @@
 
 The server runs in a spawned process on a temporary SQLite database seeded directly with the rows;
 the client consumes one stream and counts rows per second. The ceiling, measured in the same run,
-streams the same number of rows from memory in messages of the same size through a bare servicer,
-so the ratio shows what the database reads and the mapping cost. Prints JSON lines.
+streams the very messages the server sent (kept by the client) again from memory through a bare
+servicer, so the ratio shows what the database reads and the mapping cost. Prints JSON lines.
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ def _seed(deps: Any) -> int:
             "zone": "NATIONAL",
             "band": "PEAK",
             "billable_quantity": 120,
-            "allowance_used": 0,
+            "allowance_used": 60 if i % 3 == 0 else 0,
             "charge_minor": 20,
             "currency": "EUR",
-            "flags": 0,
+            "flags": 1 if i % 50 == 0 else 0,
             "payment_type": "POSTPAID",
-            "bill_id": None,
+            "bill_id": 7 if i >= ROWS // 2 else None,  # the older half billed
             "source": "bench",
             "rated_at": now,
         }
@@ -75,42 +75,28 @@ def _serve(data_dir: str, ready: Any, stop: Any) -> None:
     server.stop(grace=2).wait()
 
 
-def _memory_ceiling() -> float:
-    from microbss.v1 import engine_pb2, engine_pb2_grpc, types_pb2
+def _memory_ceiling(messages: list[bytes]) -> float:
+    """The same stream messages (as the server sent them) streamed again from memory."""
+    from microbss.v1 import engine_pb2, engine_pb2_grpc
 
-    chunk = engine_pb2.UsageChunk(
-        cdrs=[
-            types_pb2.RatedCdr(
-                cdr_id=f"bench-{i}",
-                service="VOICE",
-                quantity=61,
-                unit="SECOND",
-                other_party="34911000000",
-                zone="NATIONAL",
-                band="PEAK",
-                billable_quantity=120,
-                charge=types_pb2.Money(amount_minor=20, currency="EUR"),
-            )
-            for i in range(ROWS_PER_MESSAGE)
-        ]
-    )
+    chunks = [engine_pb2.UsageChunk.FromString(message) for message in messages]
 
     class Memory(engine_pb2_grpc.EngineServicer):
         def GetSubscriberUsage(self, request: Any, context: Any) -> Any:
-            for _ in range(ROWS // ROWS_PER_MESSAGE):
-                yield chunk
+            yield from chunks
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     engine_pb2_grpc.add_EngineServicer_to_server(Memory(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
-        return _consume(port, 1)
+        return _consume(port, 1)[0]
     finally:
         server.stop(0)
 
 
-def _consume(port: int, subscriber_id: int) -> float:
+def _consume(port: int, subscriber_id: int) -> tuple[float, list[bytes]]:
+    """Rows per second of one stream, and its messages (serialized once the clock stopped)."""
     from microbss.v1 import engine_pb2, engine_pb2_grpc
 
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -119,11 +105,12 @@ def _consume(port: int, subscriber_id: int) -> float:
             subscriber_id=subscriber_id, rows_per_message=ROWS_PER_MESSAGE
         )
         started = time.perf_counter()
-        rows = sum(len(chunk.cdrs) for chunk in stub.GetSubscriberUsage(request, timeout=300))
+        chunks = list(stub.GetSubscriberUsage(request, timeout=300))
         elapsed = time.perf_counter() - started
+    rows = sum(len(chunk.cdrs) for chunk in chunks)
     if rows != ROWS:
         raise SystemExit(f"expected {ROWS} rows, streamed {rows}")
-    return rows / elapsed
+    return rows / elapsed, [chunk.SerializeToString() for chunk in chunks]
 
 
 def main() -> int:
@@ -134,11 +121,11 @@ def main() -> int:
         proc.start()
         try:
             port, subscriber_id = ready.get(timeout=600)
-            rate = _consume(port, subscriber_id)
+            rate, messages = _consume(port, subscriber_id)
         finally:
             stop.set()
             proc.join(30)
-    ceiling = _memory_ceiling()
+    ceiling = _memory_ceiling(messages)
     print(
         json.dumps(
             {

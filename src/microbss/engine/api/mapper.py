@@ -12,6 +12,7 @@ Other areas (usage, billing) append their own sections at the end.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -34,8 +35,8 @@ from microbss.engine.domain.subscriber import (
     SubscriberView,
 )
 from microbss.engine.domain.voucher import Redemption, Voucher, VoucherState
+from microbss.engine.services import usage
 from microbss.engine.services.refdata import RefData
-from microbss.engine.services.usage import UsageRecord
 from microbss.v1 import engine_pb2, types_pb2
 
 # --- Time ------------------------------------------------------------------------------------
@@ -407,26 +408,43 @@ def termination_to_pb(
 
 # --- usage (E3) ------------------------------------------------------------------------------
 
-
-def rated_cdr_to_pb(record: UsageRecord) -> types_pb2.RatedCdr:
-    started = Timestamp()
-    started.FromDatetime(record.started_at.replace(tzinfo=UTC))
-    return types_pb2.RatedCdr(
-        cdr_id=record.cdr_id,
-        service=record.service_id,
-        started_at=started,
-        quantity=record.quantity,
-        unit=record.unit,
-        other_party=record.other_party,
-        zone=record.zone,
-        band=record.band,
-        billable_quantity=record.billable_quantity,
-        allowance_used=record.allowance_used,
-        charge=types_pb2.Money(amount_minor=record.charge_minor, currency=record.currency),
-        flags=record.flags,
-        bill_id=record.bill_id,
-    )
+# flags bits -> names, for every combination of the known bits
+_FLAG_NAMES_BY_BITS = {
+    bits: [name for bit, name in usage.FLAG_NAMES.items() if bits & bit]
+    for bits in range(1 << max(usage.FLAG_NAMES).bit_length())
+}
 
 
-def usage_chunk_to_pb(records: list[UsageRecord]) -> engine_pb2.UsageChunk:
-    return engine_pb2.UsageChunk(cdrs=[rated_cdr_to_pb(record) for record in records])
+def usage_chunk_to_pb(rows: Sequence[usage.UsageRow]) -> engine_pb2.UsageChunk:
+    """One stream message from rows of :data:`usage.UsageRow` (tuples, not domain objects).
+
+    The one place in this module that takes tuples: a stream of 100k CDRs spends most of its
+    time here, and ``add()`` with keyword arguments plus integer Timestamp fields is several
+    times faster than a domain object, a RatedCdr constructor and ``Timestamp.FromDatetime`` per
+    row.
+    """
+    chunk = engine_pb2.UsageChunk()
+    add = chunk.cdrs.add
+    for (cdr_id, service, unit, started_us, quantity, other_party, zone, band, billable,
+         allowance_used, charge_minor, currency, flags, bill_id) in rows:  # fmt: skip
+        cdr = add(
+            cdr_id=cdr_id,
+            service=service,
+            quantity=quantity,
+            unit=unit,
+            other_party=other_party,
+            zone=zone,
+            band=band,
+            billable_quantity=billable,
+            allowance_used=allowance_used,
+            bill_id=bill_id,
+        )
+        started = cdr.started_at
+        started.seconds, micros = divmod(started_us, 1_000_000)
+        started.nanos = micros * 1000
+        charge = cdr.charge
+        charge.amount_minor = charge_minor
+        charge.currency = currency
+        if flags:
+            cdr.flags.extend(_FLAG_NAMES_BY_BITS.get(flags, ()))
+    return chunk
