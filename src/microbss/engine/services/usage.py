@@ -7,14 +7,14 @@ newest first, fetched from the driver's cursor one message's worth at a time, so
 client reads (well under a second for 100k rows at full speed); a stalled client is cut off
 by its deadline or by gRPC's keepalive.
 
-Speed: a chunk is handed over as plain tuples (:data:`UsageRow`), not one object per CDR, with
-the start time as integer microseconds since the epoch. The API maps these tuples straight into
-stream messages; a dataclass and a datetime per row cost more than the database read itself.
+Speed: a chunk is handed over as the driver's tuples (:class:`UsageRows`), not one object per
+CDR; the API maps them straight into stream messages, start times as integer seconds and nanos.
+A dataclass and a datetime per row cost more than the database read itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,10 +33,22 @@ MAX_WINDOW_MONTHS = 13
 FLAG_NAMES = {1: "NEGATIVE_BALANCE"}  # rated_cdrs.flags bits
 _EPOCH = datetime(1970, 1, 1)
 
-UsageRow = tuple[str, str, str, int, int, str, str, str, int, int, int, str, int, int]
-"""One rated CDR, positionally: cdr_id, service_id, unit, started_at (microseconds since the
-epoch, UTC), quantity, other_party, zone, band, billable_quantity, allowance_used, charge_minor,
-currency, flags (bits of :data:`FLAG_NAMES`), bill_id (0 = not billed)."""
+USAGE_COLUMNS = (
+    "cdr_id, service_id, started_at, quantity, other_party, zone, band, billable_quantity,"
+    " allowance_used, charge_minor, currency, flags, bill_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRows:
+    """One chunk of rated CDRs exactly as the database driver returned them: tuples in
+    :data:`USAGE_COLUMNS` order (flags are bits of :data:`FLAG_NAMES`, bill_id None when not
+    billed), with what it takes to read them. No Python object per CDR beyond the driver's
+    tuple: at 100k rows per stream, each one costs more than the read itself."""
+
+    rows: Sequence[tuple[Any, ...]]
+    units: Mapping[str, str]  # service id -> unit
+    started_micros: Callable[[Any], int]  # a row's started_at -> microseconds since the epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,25 +102,14 @@ def usage_query(
     return UsageQuery(subscriber_id, start, end, rows_per_message or DEFAULT_ROWS_PER_MESSAGE)
 
 
-_COLUMNS = (
-    "cdr_id, service_id, started_at, quantity, other_party, zone, band, billable_quantity,"
-    " allowance_used, charge_minor, currency, flags, bill_id"
-)
-
-
-def stream_usage(deps: Deps, query: UsageQuery) -> Iterator[list[UsageRow]]:
+def stream_usage(deps: Deps, query: UsageQuery) -> Iterator[UsageRows]:
     """Chunks of at most ``rows_per_message`` rows, newest first, fetched from one cursor."""
     with deps.db.connect() as conn:
         units = dict(conn.execute(select(services.c.id, services.c.unit)).all())
         micros = _micros_reader(conn.dialect.name)
         with _usage_cursor(conn, query) as cursor:
-            while raw := cursor.fetchmany(query.rows_per_message):
-                yield [
-                    (cdr_id, service, units.get(service, ""), micros(started), quantity, other,
-                     zone, band, billable, allowance, charge, currency, flags, bill_id or 0)
-                    for (cdr_id, service, started, quantity, other, zone, band, billable,
-                         allowance, charge, currency, flags, bill_id) in raw
-                ]  # fmt: skip
+            while rows := cursor.fetchmany(query.rows_per_message):
+                yield UsageRows(rows, units, micros)
 
 
 @contextmanager
@@ -124,7 +125,7 @@ def _usage_cursor(conn: Connection, query: UsageQuery) -> Iterator[Any]:
     mark = "%s" if postgres else "?"
     to_driver = rated_cdrs.c.started_at.type.bind_processor(dialect) or (lambda value: value)
     sql = (
-        f"SELECT {_COLUMNS} FROM rated_cdrs"  # noqa: S608 (constants only)
+        f"SELECT {USAGE_COLUMNS} FROM rated_cdrs"  # noqa: S608 (constants only)
         f" WHERE subscriber_id = {mark} AND started_at >= {mark} AND started_at < {mark}"
         " ORDER BY started_at DESC, id DESC"
     )
