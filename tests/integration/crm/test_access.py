@@ -128,3 +128,18 @@ def test_pages_carry_the_csrf_token_for_htmx_posts(
 ) -> None:
     page = signed_in(bob).get(reverse("core:home")).content.decode()
     assert 'hx-headers=\'{"X-CSRFToken": "' in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/subscribers/99999999999999999999999/",
+        "/subscribers/1/bills/99999999999999999999999/invoice.pdf",
+        "/admin/users/99999999999999999999999/",
+        "/admin/catalog/price-plans/99999999999999999999999/",
+    ],
+)
+def test_an_id_too_large_for_64_bits_is_not_found_instead_of_a_server_error(
+    path: str, alice: CsrUser, signed_in: Callable[[CsrUser], Client]
+) -> None:
+    assert signed_in(alice).get(path).status_code == 404
