@@ -160,11 +160,19 @@ class Shooter:
         print(path, flush=True)
 
 
-def sign_in(page: Page, url: str, username: str, password: str, app: Authenticator) -> None:
+def sign_in(
+    page: Page,
+    url: str,
+    username: str,
+    password: str,
+    app: Authenticator,
+    code_page: Callable[[], None],
+) -> None:
     page.goto(f"{url}/accounts/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("main button[type=submit]")
+    code_page()
     page.fill("input[name=code]", app.code())
     page.click("main button[type=submit]")
     page.wait_for_url(f"{url}/")
@@ -246,13 +254,10 @@ def shoot_everything(browser: Browser, stack: Stack, shooter: Shooter, password:
     with (stack.data_dir / "demo-vouchers.csv").open(encoding="utf-8", newline="") as handle:
         pins = iter([row["pin"] for row in csv.DictReader(handle)])
     url = stack.url
+    shoot_signed_out(browser, url, shooter)
     admin_ctx = browser.new_context(viewport={"width": 1366, "height": 900})
     page = admin_ctx.new_page()
-    shooter.shot(_goto(page, f"{url}/accounts/login/"), "light-desktop-login")
-    page.fill("input[name=username]", ADMIN)
-    page.fill("input[name=password]", "wrong password, twelve+")
-    page.click("main button[type=submit]")
-    shooter.shot(page, "light-desktop-login-error")
+    page.goto(f"{url}/accounts/login/")
     page.fill("input[name=username]", ADMIN)
     page.fill("input[name=password]", password)
     page.click("main button[type=submit]")
@@ -272,9 +277,17 @@ def shoot_everything(browser: Browser, stack: Stack, shooter: Shooter, password:
     page.click("main button[type=submit]")
     page.wait_for_url(f"{url}/")
 
-    csr_ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    csr_ctx = browser.new_context(viewport={"width": 1366, "height": 900}, color_scheme="dark")
     csr_page = csr_ctx.new_page()
-    sign_in(csr_page, url, CSR, password, Authenticator(stack.env["SHOTS_CSR_SECRET"]))
+    csr_app = Authenticator(stack.env["SHOTS_CSR_SECRET"])
+    sign_in(
+        csr_page,
+        url,
+        CSR,
+        password,
+        csr_app,
+        lambda: shooter.shot(csr_page, "dark-desktop-mfa-code"),
+    )
 
     pages = admin_pages(url, pins)
     for theme in THEMES:
@@ -310,9 +323,21 @@ def shoot_everything(browser: Browser, stack: Stack, shooter: Shooter, password:
     csr_ctx.close()
 
 
-def _goto(page: Page, url: str) -> Page:
-    page.goto(url)
-    return page
+def shoot_signed_out(browser: Browser, url: str, shooter: Shooter) -> None:
+    """The sign-in page, empty and with an error, in the device's light and dark setting."""
+    for theme in THEMES:
+        for width_name, (width, height) in WIDTHS.items():
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, color_scheme=theme
+            )
+            page = context.new_page()
+            page.goto(f"{url}/accounts/login/")
+            shooter.shot(page, f"{theme}-{width_name}-login")
+            page.fill("input[name=username]", "nobody")
+            page.fill("input[name=password]", "wrong password, twelve+")
+            page.click("main button[type=submit]")
+            shooter.shot(page, f"{theme}-{width_name}-login-error")
+            context.close()
 
 
 def main(argv: list[str] | None = None) -> int:
