@@ -5,7 +5,9 @@ and exactly once under reruns, concurrent runs and a SIGKILL midway."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -15,6 +17,8 @@ from microbss.engine.domain.billing import invoice_number_sequence
 from microbss.engine.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from microbss.engine.domain.money import format_amount
 from microbss.engine.jobs.billrun import run_bill_run, run_past_bill_runs
+from microbss.engine.jobs.cdr_loader import load_cdr_files
+from microbss.engine.services.billing import terminate_subscriber
 from microbss.engine.storage.tables import bill_lines, bill_runs, bills, rated_cdrs, subscribers
 from tests.integration.billing_data import (
     CYCLE_FIFTEENTH,
@@ -282,3 +286,52 @@ def test_the_billrun_command_explains_a_bad_period_and_exits_2(
 
     assert main(["billrun", "--period", "2026/01"]) == 2
     assert "error: period: '2026/01' is not a period like 2026-03" in capsys.readouterr().err
+
+
+# --- Usage that arrives after a line's final bill --------------------------------------------
+
+
+def _pdf_text(path: Path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_usage_that_arrives_after_the_final_bill_is_billed_once_by_the_next_run_without_a_fee(
+    deps: Deps, tmp_path: Path
+) -> None:
+    install_catalog(deps)
+    (leaver,) = add_subscribers(deps, 1, DEC_START)
+    add_cdrs(deps, leaver, 2, datetime(2025, 12, 4, 9), charge=37)
+    deps.clock = lambda: TERMINATION
+    final = terminate_subscriber(deps, "csr:test", leaver, "moving abroad").final_bill
+    assert final is not None
+    # Ten days later a roaming partner's file brings an SMS sent the day before termination.
+    deps.clock = lambda: datetime(2025, 12, 20, 9)
+    late_file = tmp_path / "late.csv"
+    late_file.write_text(
+        "cdr_id,msisdn,service,start_time,quantity,other_party,zone\n"
+        "LATE-1,34600000000,SMS,2025-12-09T18:30:00+01:00,1,34911000000,NATIONAL\n",
+        encoding="utf-8",
+    )
+    assert load_cdr_files(deps, [late_file], progress=False).rated == 1
+
+    deps.clock = lambda: datetime(2026, 2, 10, 12)
+    december_run = run_bill_run(deps, "2026-01")
+    january_run = run_bill_run(deps, "2026-02")
+    december_rerun = run_bill_run(deps, "2026-01")
+
+    # One supplementary final bill: the SMS (10 cents) and no monthly fee; nothing after it.
+    assert december_run.bills_created == 1 and december_run.totals == {"EUR": 10}
+    assert january_run.bills_created == 0 and december_rerun.bills_created == 0
+    with deps.db.connect() as conn:
+        late = conn.execute(select(bills).where(bills.c.id != final.id)).one()
+        kinds = conn.scalars(select(bill_lines.c.kind).where(bill_lines.c.bill_id == late.id))
+        carried_by = conn.scalar(
+            select(rated_cdrs.c.bill_id).where(rated_cdrs.c.cdr_id == "LATE-1")
+        )
+    assert (late.kind, late.net_total_minor, list(kinds)) == ("FINAL", 10, ["USAGE"])
+    assert (late.period_start, late.period_end) == (datetime(2025, 12, 9, 17, 30), TERMINATION)
+    assert carried_by == late.id
+    assert "Final invoice, late usage" in _pdf_text(deps.settings.data_dir / late.pdf_path)
+    _assert_books_are_consistent(deps)

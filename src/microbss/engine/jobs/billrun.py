@@ -6,6 +6,11 @@ month. A subscriber is due when it was active at some time in the period and ``b
 before the period's end (and before its termination); its bill covers
 [billed_until, min(period end, terminated_at)).
 
+Late usage: a CDR of a terminated postpaid line can reach the loader after the line's final bill
+(the loader rates any event from while the line was active). The run of the line's cycle for any
+period ending after the termination bills such CDRs on a supplementary FINAL bill: usage only, no
+monthly fee, each CDR once (see services.billing.draft_late_usage_bills).
+
 Exactly once and crash-safe (see services.billing for the two steps of a bill):
 - a run first finishes DRAFT bills a crashed run left (their PDFs are re-rendered), then bills
   the subscribers still due; a subscriber billed meanwhile by another run is skipped by the
@@ -43,6 +48,7 @@ from microbss.engine.services.billing import (
     BillRequest,
     DraftOutcome,
     draft_bills,
+    draft_late_usage_bills,
     finish_draft_bills,
     invoice_documents,
     issue_bills,
@@ -85,10 +91,12 @@ class BillRunSummary:
 
 @dataclass(frozen=True, slots=True)
 class _Chunk:
-    """Work for one transaction: subscriber ids due in one cycle's period."""
+    """Work for one transaction: subscriber ids due in one cycle's period, or (``late_usage``)
+    terminated lines of the cycle with usage that arrived after their final bill."""
 
     subscriber_ids: tuple[int, ...]
     period_end: datetime
+    late_usage: bool = False
 
 
 @dataclass
@@ -146,8 +154,11 @@ def _plan_chunks(deps: Deps, periods: Sequence[PeriodOfCycle]) -> list[_Chunk]:
     with deps.db.connect() as conn:
         for item in periods:
             due = bill_repository.due_account_ids(conn, item.cycle.id, item.start, item.end)
-            for index in range(0, len(due), CHUNK_SIZE):
-                chunks.append(_Chunk(tuple(due[index : index + CHUNK_SIZE]), item.end))
+            late = bill_repository.late_usage_account_ids(conn, item.cycle.id, item.end)
+            for ids, late_usage in ((due, False), (late, True)):
+                for index in range(0, len(ids), CHUNK_SIZE):
+                    batch = tuple(ids[index : index + CHUNK_SIZE])
+                    chunks.append(_Chunk(batch, item.end, late_usage))
     return chunks
 
 
@@ -166,6 +177,19 @@ def _draft_chunk(
     """Step 1 for a chunk: its DRAFT bills, in one short write transaction."""
     with deps.db.connect() as conn:
         accounts = bill_repository.load_accounts(conn, chunk.subscriber_ids)
+    if chunk.late_usage:
+        with UnitOfWork(deps.db, write=True) as uow:
+            outcome = draft_late_usage_bills(
+                deps,
+                uow.conn,
+                catalog,
+                [accounts[i] for i in chunk.subscriber_ids if i in accounts],
+                issued_at=issued_at,
+                actor=actor,
+                bill_run_id=bill_run_id,
+            )
+            uow.commit()
+        return outcome, accounts, _chunk_result(chunk, outcome)
     requests = []
     for subscriber_id in chunk.subscriber_ids:
         account = accounts.get(subscriber_id)
@@ -186,12 +210,16 @@ def _draft_chunk(
             bill_run_id=bill_run_id,
         )
         uow.commit()
+    return outcome, accounts, _chunk_result(chunk, outcome)
+
+
+def _chunk_result(chunk: _Chunk, outcome: DraftOutcome) -> _ChunkResult:
     result = _ChunkResult(
         bills=len(outcome.bills), skipped=len(chunk.subscriber_ids) - len(outcome.bills)
     )
     for bill in outcome.bills:
         result.totals[bill.currency] = result.totals.get(bill.currency, 0) + bill.net_total
-    return outcome, accounts, result
+    return result
 
 
 # --- Rendering processes -------------------------------------------------------------------

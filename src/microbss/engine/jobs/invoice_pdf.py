@@ -51,6 +51,10 @@ _KIND_TITLES = {
     BillKind.ON_DEMAND: "Invoice (on request)",
     BillKind.FINAL: "Final invoice",
 }
+LATE_USAGE_TITLE = "Final invoice, late usage"
+LATE_USAGE_NOTE = (
+    "Calls and data from before your line ended that reached us after your final invoice."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +221,7 @@ class _InvoiceCanvas:
     def header(self) -> None:
         operator, bill = self.doc.operator, self.doc.bill
         self.text(MARGIN, operator.name, size=16, bold=True)
-        self.right(AMOUNT_RIGHT, _KIND_TITLES[bill.kind], size=16, bold=True)
+        self.right(AMOUNT_RIGHT, invoice_title(bill), size=16, bold=True)
         self.down(18)
         self.text(MARGIN, operator.address, size=9)
         self.right(AMOUNT_RIGHT, f"Invoice number: {bill.invoice_number}", bold=True)
@@ -270,6 +274,9 @@ class _InvoiceCanvas:
         self.down(24)
         self.text(MARGIN, "All amounts are net of VAT.", size=8)
         self.down(11)
+        if is_late_usage_bill(self.doc.bill):
+            self.text(MARGIN, LATE_USAGE_NOTE, size=8)
+            self.down(11)
         self.text(
             MARGIN,
             "Usage is listed per service in billable units; quantities included in "
@@ -294,6 +301,16 @@ class _InvoiceCanvas:
         self.right(AMOUNT_RIGHT, f"Invoice {self.doc.bill.invoice_number} (continued)", size=10)
         self.down(30)
         self.table_header()
+
+
+def is_late_usage_bill(bill: Bill) -> bool:
+    """A FINAL bill made by a bill run carries usage that arrived after the line's final bill
+    (TerminateSubscriber makes the final bill itself, outside any run)."""
+    return bill.kind is BillKind.FINAL and bill.bill_run_id is not None
+
+
+def invoice_title(bill: Bill) -> str:
+    return LATE_USAGE_TITLE if is_late_usage_bill(bill) else _KIND_TITLES[bill.kind]
 
 
 def render_invoice(document: InvoiceDocument) -> bytes:

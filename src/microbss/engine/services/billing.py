@@ -52,6 +52,7 @@ from microbss.engine.storage.catalog_repository import load_catalog
 from microbss.engine.storage.uow import UnitOfWork
 
 INVOICE_CHUNK_BYTES = 64 * 1024
+_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,62 +129,148 @@ def draft_bills(
     if not claimed:
         return outcome
 
-    first_number = bill_repository.take_invoice_numbers(conn, len(claimed))
+    outcome.bills = _store_bills(
+        deps,
+        conn,
+        catalog,
+        [
+            _BillDraft(r.account, r.account.billed_until, r.end, fees[r.account.subscriber_id])
+            for r in claimed
+        ],
+        kind=kind,
+        issued_at=issued_at,
+        actor=actor,
+        bill_run_id=bill_run_id,
+    )
+    return outcome
+
+
+def draft_late_usage_bills(
+    deps: Deps,
+    conn: Connection,
+    catalog: Catalog,
+    accounts: Sequence[BillingAccount],
+    *,
+    issued_at: datetime,
+    actor: str,
+    bill_run_id: int,
+) -> DraftOutcome:
+    """FINAL bills, made by a bill run, for usage of terminated lines that reached the CDR
+    loader after their final bill (roaming partners and switches deliver CDRs days late).
+
+    What an operator expects: the late usage is charged once, on a supplementary final invoice
+    with no monthly fee (the line's fee ended with it), covering from the first late event to the
+    termination. The subscribers' rows are locked first, so two runs at once cannot both bill the
+    same late CDRs; a line with nothing late any more lands in ``empty``.
+    """
+    outcome = DraftOutcome()
+    finished = [
+        a for a in accounts if a.terminated_at is not None and a.billed_until >= a.terminated_at
+    ]
+    bill_repository.lock_accounts(conn, [a.subscriber_id for a in finished])
+    first_late = bill_repository.first_unbilled_usage(
+        conn, [(a.subscriber_id, a.billed_until) for a in finished]
+    )
+    taken = bill_repository.bill_period_starts(conn, list(first_late))
+    drafts = []
+    for account in finished:
+        start = first_late.get(account.subscriber_id)
+        if start is None:
+            outcome.empty.append(account.subscriber_id)
+            continue
+        # One bill per (subscriber, period start): a late call that began exactly when an
+        # earlier bill's period did gets a period starting a microsecond before it.
+        while start in taken[account.subscriber_id]:
+            start -= _ONE_MICROSECOND
+        drafts.append(_BillDraft(account, start, account.billed_until, FeeProration(days=0)))
+    outcome.bills = _store_bills(
+        deps,
+        conn,
+        catalog,
+        drafts,
+        kind=BillKind.FINAL,
+        issued_at=issued_at,
+        actor=actor,
+        bill_run_id=bill_run_id,
+    )
+    return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _BillDraft:
+    """One bill to store: the account, its period and its monthly fee."""
+
+    account: BillingAccount
+    start: datetime
+    end: datetime
+    fee: FeeProration
+
+
+def _store_bills(
+    deps: Deps,
+    conn: Connection,
+    catalog: Catalog,
+    drafts: Sequence[_BillDraft],
+    *,
+    kind: BillKind,
+    issued_at: datetime,
+    actor: str,
+    bill_run_id: int | None,
+) -> list[Bill]:
+    """Number and insert the DRAFT bills, put each one's unbilled CDRs before its end on it, and
+    store its lines and total, in the caller's transaction."""
+    if not drafts:
+        return []
+    first_number = bill_repository.take_invoice_numbers(conn, len(drafts))
     year = to_local(issued_at, deps.settings.tz).year
     new_bills = [
         NewBill(
-            subscriber_id=r.account.subscriber_id,
+            subscriber_id=d.account.subscriber_id,
             invoice_number=format_invoice_number(year, first_number + index),
             kind=kind,
-            period_start=r.account.billed_until,
-            period_end=r.end,
+            period_start=d.start,
+            period_end=d.end,
             issued_at=issued_at,
-            currency=catalog.price_plans[r.account.price_plan_id].currency,
+            currency=catalog.price_plans[d.account.price_plan_id].currency,
             bill_run_id=bill_run_id,
         )
-        for index, r in enumerate(claimed)
+        for index, d in enumerate(drafts)
     ]
     bill_ids = bill_repository.insert_bills(conn, new_bills)
+    pairs = list(zip(bill_ids, drafts, strict=True))
     bill_repository.attach_unbilled_usage(
-        conn,
-        [
-            (bill_id, r.account.subscriber_id, r.end)
-            for bill_id, r in zip(bill_ids, claimed, strict=True)
-        ],
+        conn, [(bill_id, d.account.subscriber_id, d.end) for bill_id, d in pairs]
     )
     usage = bill_repository.usage_of_bills(
-        conn,
-        {bill_id: r.account.subscriber_id for bill_id, r in zip(bill_ids, claimed, strict=True)},
+        conn, {bill_id: d.account.subscriber_id for bill_id, d in pairs}
     )
     lines_by_bill: dict[int, list[BillLine]] = {}
-    for bill_id, request in zip(bill_ids, claimed, strict=True):
-        plan = catalog.price_plans[request.account.price_plan_id]
-        lines_by_bill[bill_id] = compose_lines(
-            plan.name, fees[request.account.subscriber_id], usage[bill_id], catalog.services
-        )
+    for bill_id, d in pairs:
+        plan = catalog.price_plans[d.account.price_plan_id]
+        lines_by_bill[bill_id] = compose_lines(plan.name, d.fee, usage[bill_id], catalog.services)
     bill_repository.insert_lines(conn, lines_by_bill)
     totals = {bill_id: net_total(lines) for bill_id, lines in lines_by_bill.items()}
     bill_repository.set_totals(conn, totals)
 
-    for bill_id, new in zip(bill_ids, new_bills, strict=True):
-        outcome.bills.append(
-            Bill(
-                id=bill_id,
-                invoice_number=new.invoice_number,
-                subscriber_id=new.subscriber_id,
-                kind=kind,
-                status=BillStatus.DRAFT,
-                period_start=new.period_start,
-                period_end=new.period_end,
-                issued_at=issued_at,
-                currency=new.currency,
-                net_total=totals[bill_id],
-                lines=tuple(lines_by_bill[bill_id]),
-                bill_run_id=bill_run_id,
-            )
+    bills = [
+        Bill(
+            id=bill_id,
+            invoice_number=new.invoice_number,
+            subscriber_id=new.subscriber_id,
+            kind=kind,
+            status=BillStatus.DRAFT,
+            period_start=new.period_start,
+            period_end=new.period_end,
+            issued_at=issued_at,
+            currency=new.currency,
+            net_total=totals[bill_id],
+            lines=tuple(lines_by_bill[bill_id]),
+            bill_run_id=bill_run_id,
         )
-    _audit_bills(conn, actor, outcome.bills, bill_run_id)
-    return outcome
+        for bill_id, new in zip(bill_ids, new_bills, strict=True)
+    ]
+    _audit_bills(conn, actor, bills, bill_run_id)
+    return bills
 
 
 def _audit_bills(
@@ -314,7 +401,8 @@ def execute_billing(deps: Deps, actor: str, subscriber_id: int) -> Bill:
         )
     if account.status != "ACTIVE":
         raise FailedPrecondition(
-            f"subscriber {subscriber_id} is terminated; its final bill was made at termination",
+            f"subscriber {subscriber_id} is terminated; its final bill was made at termination"
+            " and usage that arrives later goes on a final bill of the next bill run",
             field="subscriber_id",
         )
     with UnitOfWork(deps.db, write=True) as uow:

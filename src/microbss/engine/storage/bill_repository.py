@@ -125,6 +125,80 @@ def due_account_ids(
     return list(conn.scalars(query))
 
 
+def late_usage_account_ids(conn: Connection, bill_cycle_id: int, period_end: datetime) -> list[int]:
+    """Postpaid subscribers of the cycle terminated by ``period_end`` whose final bill is made
+    (billed to their termination) and who have unbilled CDRs from before it: usage that reached
+    the loader after the final bill. In id order."""
+    late_cdr = (
+        select(rated_cdrs.c.id)
+        .where(
+            rated_cdrs.c.subscriber_id == subscribers.c.id,
+            rated_cdrs.c.bill_id.is_(None),
+            rated_cdrs.c.started_at < subscribers.c.terminated_at,
+        )
+        .exists()
+    )
+    query = (
+        select(subscribers.c.id)
+        .where(
+            subscribers.c.payment_type == "POSTPAID",
+            subscribers.c.bill_cycle_id == bill_cycle_id,
+            subscribers.c.terminated_at.is_not(None),
+            subscribers.c.terminated_at <= period_end,
+            subscribers.c.billed_until >= subscribers.c.terminated_at,
+            late_cdr,
+        )
+        .order_by(subscribers.c.id)
+    )
+    return list(conn.scalars(query))
+
+
+def lock_accounts(conn: Connection, subscriber_ids: Sequence[int]) -> None:
+    """Hold the subscribers' rows until the transaction ends (FOR UPDATE on PostgreSQL, in id
+    order so two billers cannot deadlock; SQLite's write transaction is already exclusive), so
+    what is read about them next stays true until the bills are stored."""
+    for chunk in _chunks(sorted(set(subscriber_ids))):
+        conn.execute(
+            select(subscribers.c.id)
+            .where(subscribers.c.id.in_(chunk))
+            .order_by(subscribers.c.id)
+            .with_for_update()
+        ).all()
+
+
+def first_unbilled_usage(
+    conn: Connection, windows: Sequence[tuple[int, datetime]]
+) -> dict[int, datetime]:
+    """For each (subscriber id, end): when its earliest unbilled CDR before ``end`` started;
+    subscribers without one are left out."""
+    found: dict[int, datetime] = {}
+    for subscriber_id, end in windows:
+        first = conn.execute(
+            select(func.min(rated_cdrs.c.started_at)).where(
+                rated_cdrs.c.subscriber_id == subscriber_id,
+                rated_cdrs.c.bill_id.is_(None),
+                rated_cdrs.c.started_at < end,
+            )
+        ).scalar()
+        if first is not None:
+            found[subscriber_id] = first
+    return found
+
+
+def bill_period_starts(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, set[datetime]]:
+    """Subscriber id -> the period starts of its bills (one bill per start, by constraint)."""
+    starts: dict[int, set[datetime]] = {subscriber_id: set() for subscriber_id in subscriber_ids}
+    for chunk in _chunks(sorted(set(subscriber_ids))):
+        rows = conn.execute(
+            select(bills.c.subscriber_id, bills.c.period_start).where(
+                bills.c.subscriber_id.in_(chunk)
+            )
+        )
+        for subscriber_id, period_start in rows:
+            starts[subscriber_id].add(period_start)
+    return starts
+
+
 def claim_accounts(conn: Connection, claims: Sequence[tuple[int, datetime, datetime]]) -> set[int]:
     """Advance billed_until for each (subscriber id, billed_until seen, new billed_until) that
     nobody else has billed since; returns the subscriber ids this transaction won.
