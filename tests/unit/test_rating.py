@@ -3,6 +3,7 @@ and the properties every charge must keep (never negative, rounded once, determi
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import datetime, time, timedelta
 from fractions import Fraction
@@ -26,6 +27,7 @@ from microbss.engine.domain.rating import (
     Account,
     AllowanceCounter,
     NoTariff,
+    RateCard,
     RatingState,
     UsageEvent,
     band_at,
@@ -272,3 +274,42 @@ def test_the_same_events_rate_the_same_however_they_are_split_into_batches(
         k: c.used for k, c in whole.allowances.items()
     }
     assert all(c.used <= c.granted for c in whole.allowances.values())
+
+
+# --- The compiled rate card gives the plan's own answers ---------------------------------------
+
+ODD_PEAK = PeakHours(weekdays=frozenset({0, 2, 4, 6}), start=time(7, 45), end=time(19, 10, 30))
+instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    instant=instants,
+    peak=st.sampled_from([PEAK, ODD_PEAK]),
+    tz=st.sampled_from([MADRID, ZoneInfo("Asia/Kolkata"), ZoneInfo("America/St_Johns")]),
+)
+def test_the_rate_card_band_equals_the_band_at_local_time_at_any_instant(
+    instant: datetime, peak: PeakHours, tz: ZoneInfo
+) -> None:
+    plan = dataclasses.replace(make_plan(per_minute()), peak_hours=peak)
+    assert RateCard(plan, tz).band_at(instant) == band_at(plan, instant, tz)
+
+
+def test_the_rate_card_band_is_right_on_both_sides_of_the_clock_changes() -> None:
+    plan = make_plan(per_minute(), peak=True)
+    card = RateCard(plan, MADRID)
+    for day in (datetime(2026, 3, 29), datetime(2026, 10, 25)):  # Sundays: clocks change
+        for minute in range(0, 48 * 60, 7):
+            instant = day - timedelta(hours=12) + timedelta(minutes=minute)
+            assert card.band_at(instant) == band_at(plan, instant, MADRID), instant
+
+
+def test_the_rate_card_finds_the_same_tariff_and_allowance_as_the_plan() -> None:
+    offpeak = Tariff("VOICE", Zone.NATIONAL, Band.OFFPEAK, RatingStrategy.PER_UNIT, 3, 60, 60)
+    plan = make_plan(per_minute(), offpeak, allowances=(Allowance("VOICE", 60),), peak=True)
+    card = RateCard(plan, MADRID)
+    for service in ("VOICE", "SMS"):
+        for zone in Zone:
+            assert card.allowance_for(service, zone) == plan.allowance_for(service, zone)
+            for band in Band:
+                assert card.tariff_for(service, zone, band) == plan.tariff_for(service, zone, band)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from microbss.engine.domain.catalog import Zone
@@ -33,14 +35,14 @@ MAX_QUANTITY = 10**15  # far above any real event; stops absurd values overflowi
 OWN_CSV_COLUMNS = ("cdr_id", "msisdn", "service", "start_time", "quantity", "other_party", "zone")
 OWN_CSV_REQUIRED = OWN_CSV_COLUMNS[:-1]
 ZONES = {zone.value: zone for zone in Zone}
+_LONGEST_DATE_WITH_Z = len("2026-10-05Z")
 
 
 class CdrFormatError(ValueError):
     """The file as a whole is not in the expected format (e.g. a missing header column)."""
 
 
-@dataclass(frozen=True, slots=True)
-class CdrRecord:
+class CdrRecord(NamedTuple):  # a named tuple: built once per CDR, a frozen dataclass costs 4x
     cdr_id: str
     msisdn: str  # digits only, no leading "+"
     service_id: str
@@ -65,20 +67,24 @@ Parser = Callable[[Iterable[str], ZoneInfo], Iterator[ParsedLine]]
 
 
 class _LineTap:
-    """Iterates the file's lines for csv.reader and remembers the last one, so a rejected row
-    can be copied to the reject file exactly as it was read."""
+    """Iterates the file's lines for csv.reader and remembers the last one (or all of them), so
+    a rejected row can be copied to the reject file exactly as it was read."""
 
-    __slots__ = ("_lines", "last")
+    __slots__ = ("_keep_all", "_lines", "last", "lines")
 
-    def __init__(self, lines: Iterable[str]) -> None:
+    def __init__(self, lines: Iterable[str], keep_all: bool = False) -> None:
         self._lines = iter(lines)
+        self._keep_all = keep_all
         self.last = ""
+        self.lines: list[str] = []
 
     def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
         self.last = next(self._lines)
+        if self._keep_all:
+            self.lines.append(self.last)
         return self.last
 
 
@@ -108,6 +114,15 @@ def parse_quantity(text: str, what: str) -> int | Rejected:
 
 
 def _utc_from_offset_time(text: str) -> datetime | Rejected:
+    if text[-1:] == "Z" and len(text) > _LONGEST_DATE_WITH_Z:
+        # The common case, UTC: parsing it without the Z gives the naive UTC value directly,
+        # saving two datetime operations per CDR. (A date without a time is still refused.)
+        try:
+            parsed = datetime.fromisoformat(text[:-1])
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is None:
+            return parsed
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -151,12 +166,11 @@ def _own_csv_columns(header: list[str]) -> dict[str, int]:
 
 def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
     """The microbss CSV. ``tz`` is unused: every start_time carries its own UTC offset."""
-    tap = _LineTap(lines)
-    reader = csv.reader(tap)
-    header = next(reader, None)
-    if header is None:
+    records = csv_records(lines)
+    first = next(records, None)
+    if first is None:
         return
-    columns = _own_csv_columns(header)
+    columns = _own_csv_columns(first[2])
     width = max(columns[name] for name in OWN_CSV_REQUIRED) + 1  # a trailing zone may be left off
     positions = (
         columns["cdr_id"],
@@ -167,11 +181,29 @@ def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
         columns["other_party"],
         columns.get("zone", -1),
     )
-    for row in reader:
-        raw = tap.last.rstrip("\r\n")
-        if not row or (len(row) == 1 and not row[0].strip()):
+    for line_no, raw, row in records:
+        if len(row) <= 1 and not (row and row[0].strip()):
             continue  # blank line
-        yield reader.line_num, raw, _own_csv_row(row, width, positions)
+        yield line_no, raw, _own_csv_row(row, width, positions)
+
+
+def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, str, list[str]]]:
+    """``(line number, record as read, fields)`` for each record of a comma-separated file, the
+    line number being the record's last line. A line without a double quote is split on commas,
+    which is what the csv module would do, several times faster; a line with one goes to the
+    csv module, which reads on through a quoted field that spans lines."""
+    source = iter(lines)
+    line_no = 0
+    for line in source:
+        line_no += 1
+        if '"' not in line:
+            raw = line.rstrip("\r\n")
+            yield line_no, raw, raw.split(",")
+            continue
+        taken = _LineTap(itertools.chain((line,), source), keep_all=True)
+        row = next(csv.reader(taken), [])
+        line_no += len(taken.lines) - 1
+        yield line_no, "".join(taken.lines).rstrip("\r\n"), row
 
 
 def _own_csv_row(
