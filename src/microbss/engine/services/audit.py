@@ -14,6 +14,9 @@ from microbss.engine.domain.periods import utcnow
 from microbss.engine.services.context import current_request_id
 from microbss.engine.storage.tables import audit_events
 
+# Built once: every write calls this; building it per call cost more than running it.
+_INSERT_EVENT = insert(audit_events)
+
 
 def record_audit(
     conn: Connection,
@@ -25,13 +28,14 @@ def record_audit(
     details: dict[str, Any] | None = None,
 ) -> None:
     conn.execute(
-        insert(audit_events).values(
-            at=utcnow(),
-            actor=actor[:150],
-            action=action,
-            target=target[:200],
-            result=result,
-            details=json.dumps(details or {}, sort_keys=True, default=str),
-            request_id=current_request_id(),
-        )
+        _INSERT_EVENT,
+        {
+            "at": utcnow(),
+            "actor": actor[:150],
+            "action": action,
+            "target": target[:200],
+            "result": result,
+            "details": json.dumps(details or {}, sort_keys=True, default=str),
+            "request_id": current_request_id(),
+        },
     )

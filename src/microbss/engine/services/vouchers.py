@@ -26,6 +26,7 @@ from microbss.engine.domain.errors import (
     NotFound,
     ResourceExhausted,
 )
+from microbss.engine.domain.money import Money
 from microbss.engine.domain.paging import Page, PageRequest
 from microbss.engine.domain.subscriber import SubscriberStatus
 from microbss.engine.domain.voucher import (
@@ -172,27 +173,37 @@ def _change_batch(
 # --- Redemption ------------------------------------------------------------------------------
 
 
-class _UnknownPin(Exception):
-    """No voucher has this PIN hash (raised inside the transaction, handled outside it)."""
-
-
 def redeem_voucher(deps: Deps, actor: str, client: str, subscriber_id: int, pin: str) -> Redemption:
-    """Credit the value of the voucher with this PIN to the prepaid subscriber's main balance."""
+    """Credit the value of the voucher with this PIN to the prepaid subscriber's main balance.
+
+    Everything that only reads (throttle, subscriber, which voucher) runs before the write
+    transaction: on SQLite writers queue one at a time, so the write lock is held only for the
+    conditional UPDATE that takes the voucher, the balance UPDATE and the audit row.
+    """
     normalised = normalise_pin(pin)
     if subscriber_id <= 0:
         raise InvalidArgument("subscriber_id is required", field="subscriber_id")
     now = deps.clock()
     keys = throttle_keys(subscriber_id, actor, client)
-    _check_not_throttled(deps, keys, now)
-    try:
-        with UnitOfWork(deps.db, write=True) as uow:
-            redemption = _redeem(
-                uow.conn, actor, subscriber_id, hash_pin(normalised, deps.settings.secret), now
-            )
-            uow.commit()
-    except _UnknownPin:
+    pin_hash = hash_pin(normalised, deps.settings.secret)
+    with deps.db.connect() as conn:
+        _check_not_throttled(conn, keys, now)
+        currency = _prepaid_balance_currency(conn, subscriber_id)
+        voucher = voucher_repository.find_redeemable(conn, pin_hash, now)
+        known_pin = voucher is not None or voucher_repository.pin_hash_exists(conn, pin_hash)
+    if not known_pin:
         _record_wrong_pin(deps, actor, subscriber_id, keys, now)
-        raise NotFound("no voucher has this PIN; check it and try again", field="pin") from None
+        raise NotFound("no voucher has this PIN; check it and try again", field="pin")
+    if voucher is None:
+        raise FailedPrecondition(CANNOT_REDEEM, field="pin")
+    if voucher.currency != currency:
+        raise FailedPrecondition(
+            f"voucher {voucher.serial} is in {voucher.currency} but the balance is in {currency}",
+            field="pin",
+        )
+    with UnitOfWork(deps.db, write=True) as uow:
+        redemption = _take_and_credit(uow.conn, actor, subscriber_id, voucher, now)
+        uow.commit()
     return redemption
 
 
@@ -205,9 +216,8 @@ def throttle_keys(subscriber_id: int, actor: str, client: str) -> list[str]:
     return [f"redeem:subscriber:{subscriber_id}", f"redeem:caller:{host}|{actor}"]
 
 
-def _check_not_throttled(deps: Deps, keys: list[str], now: datetime) -> None:
-    with deps.db.connect() as conn:
-        failures = voucher_repository.count_failures(conn, keys, now - WRONG_PIN_WINDOW)
+def _check_not_throttled(conn: Connection, keys: list[str], now: datetime) -> None:
+    failures = voucher_repository.count_failures(conn, keys, now - WRONG_PIN_WINDOW)
     if any(count >= MAX_WRONG_PINS for count in failures.values()):
         minutes = int(WRONG_PIN_WINDOW.total_seconds() // 60)
         raise ResourceExhausted(
@@ -216,35 +226,42 @@ def _check_not_throttled(deps: Deps, keys: list[str], now: datetime) -> None:
         )
 
 
-def _redeem(
-    conn: Connection, actor: str, subscriber_id: int, pin_hash: str, now: datetime
+def _take_and_credit(
+    conn: Connection,
+    actor: str,
+    subscriber_id: int,
+    voucher: voucher_repository.RedeemableVoucher,
+    now: datetime,
 ) -> Redemption:
-    balance = _prepaid_balance_currency(conn, subscriber_id)
     taken = voucher_repository.mark_used(
-        conn, pin_hash=pin_hash, subscriber_id=subscriber_id, actor=actor, at=now
+        conn, voucher_id=voucher.id, subscriber_id=subscriber_id, actor=actor, at=now
     )
-    if taken is None:
-        if not voucher_repository.pin_hash_exists(conn, pin_hash):
-            raise _UnknownPin
+    if not taken:  # a concurrent redemption or a withdrawal got there first
         raise FailedPrecondition(CANNOT_REDEEM, field="pin")
-    serial, value, currency = taken
-    if currency != balance:
-        # Raising rolls back the USED mark: the voucher stays redeemable elsewhere.
+    value = Money(voucher.value_minor, voucher.currency)
+    new_amount = subscriber_repository.credit_prepaid_balance(conn, subscriber_id, value, now)
+    if new_amount is None:
+        # The subscriber changed since the checks (e.g. terminated): raising rolls back the
+        # USED mark, so the voucher stays redeemable.
+        _prepaid_balance_currency(conn, subscriber_id)  # raises the precise reason
         raise FailedPrecondition(
-            f"voucher {serial} is in {currency} but the balance is in {balance}", field="pin"
+            f"subscriber {subscriber_id} can no longer be credited", field="subscriber_id"
         )
-    new_amount = subscriber_repository.credit_main_balance(conn, subscriber_id, value, now)
     record_audit(
         conn,
         actor=actor,
         action="voucher.redeem",
-        target=f"voucher:{serial}",
-        details={"subscriber_id": subscriber_id, "credited_minor": value, "currency": currency},
+        target=f"voucher:{voucher.serial}",
+        details={
+            "subscriber_id": subscriber_id,
+            "credited_minor": voucher.value_minor,
+            "currency": voucher.currency,
+        },
     )
     return Redemption(
-        serial=serial,
-        credited_minor=value,
-        currency=currency,
+        serial=voucher.serial,
+        credited_minor=voucher.value_minor,
+        currency=voucher.currency,
         balance_minor=new_amount,
         redeemed_at=now,
     )

@@ -92,15 +92,18 @@ def active_subscriber_id(conn: Connection, msisdn: str) -> int | None:
     ).scalar_one_or_none()
 
 
+_BALANCE_HOLDER = (
+    select(subscribers.c.status, subscribers.c.payment_type, balances.c.currency)
+    .outerjoin(balances, balances.c.subscriber_id == subscribers.c.id)
+    .where(subscribers.c.id == bindparam("subscriber_id"))
+)
+
+
 def balance_holder(
     conn: Connection, subscriber_id: int
 ) -> tuple[SubscriberStatus, PaymentType, str | None] | None:
     """Status, payment type and main-balance currency (None without a balance row)."""
-    row = conn.execute(
-        select(subscribers.c.status, subscribers.c.payment_type, balances.c.currency)
-        .outerjoin(balances, balances.c.subscriber_id == subscribers.c.id)
-        .where(subscribers.c.id == subscriber_id)
-    ).first()
+    row = conn.execute(_BALANCE_HOLDER, {"subscriber_id": subscriber_id}).first()
     if row is None:
         return None
     return SubscriberStatus(row.status), PaymentType(row.payment_type), row.currency
@@ -355,15 +358,41 @@ def insert_allowance_balances(
     )
 
 
-def credit_main_balance(
-    conn: Connection, subscriber_id: int, amount_minor: int, at: datetime
-) -> int:
-    """Add to the main balance in the database (no read-modify-write); return the new amount."""
-    return int(
-        conn.execute(
-            update(balances)
-            .where(balances.c.subscriber_id == subscriber_id)
-            .values(amount_minor=balances.c.amount_minor + amount_minor, updated_at=at)
-            .returning(balances.c.amount_minor)
-        ).scalar_one()
+# (Bind names differ from column names: SQLAlchemy reserves those for the SET clause.)
+_CREDIT_PREPAID_BALANCE = (
+    update(balances)
+    .where(
+        balances.c.subscriber_id == bindparam("holder_id"),
+        balances.c.currency == bindparam("balance_currency"),
+        select(subscribers.c.id)
+        .where(
+            subscribers.c.id == bindparam("holder_id"),
+            subscribers.c.status == SubscriberStatus.ACTIVE.value,
+            subscribers.c.payment_type == PaymentType.PREPAID.value,
+        )
+        .exists(),
     )
+    .values(
+        amount_minor=balances.c.amount_minor + bindparam("credit_minor"),
+        updated_at=bindparam("credited_at"),
+    )
+    .returning(balances.c.amount_minor)
+)
+
+
+def credit_prepaid_balance(
+    conn: Connection, subscriber_id: int, amount: Money, at: datetime
+) -> int | None:
+    """Add ``amount`` to an active prepaid subscriber's main balance in that currency, in the
+    database (no read-modify-write); the new amount, or None when the subscriber is not (or no
+    longer) an active prepaid one with a balance in that currency."""
+    found = conn.execute(
+        _CREDIT_PREPAID_BALANCE,
+        {
+            "holder_id": subscriber_id,
+            "balance_currency": amount.currency,
+            "credit_minor": amount.amount_minor,
+            "credited_at": at,
+        },
+    ).scalar_one_or_none()
+    return None if found is None else int(found)

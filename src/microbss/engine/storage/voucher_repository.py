@@ -5,10 +5,11 @@ into a domain object: callers look vouchers up by hash but only get public field
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from microbss.engine.domain.paging import Page, PageRequest, make_page
 from microbss.engine.domain.voucher import Voucher, VoucherState
@@ -100,51 +101,88 @@ def change_state(
     return int(result.rowcount)
 
 
-def mark_used(
-    conn: Connection, *, pin_hash: str, subscriber_id: int, actor: str, at: datetime
-) -> tuple[str, int, str] | None:
-    """Mark the NEW, unexpired voucher with this PIN hash USED; (serial, value, currency).
+# Redemption runs these on every call: built once here, so a call only binds values (building
+# a statement and its cache key per call cost more than running it).
+_REDEEMABLE = select(
+    vouchers.c.id, vouchers.c.serial, vouchers.c.value_minor, vouchers.c.currency
+).where(
+    vouchers.c.pin_hash == bindparam("pin_hash"),
+    vouchers.c.state == int(VoucherState.NEW),
+    or_(vouchers.c.expires_at.is_(None), vouchers.c.expires_at > bindparam("now")),
+)
 
-    None when no such voucher: it does not exist, or is used, withdrawn or expired. The WHERE
-    clause is the guard, so of concurrent redemptions exactly one sees the row.
+_MARK_USED = (
+    update(vouchers)
+    .where(
+        vouchers.c.id == bindparam("voucher_id"),
+        vouchers.c.state == int(VoucherState.NEW),
+        or_(vouchers.c.expires_at.is_(None), vouchers.c.expires_at > bindparam("now")),
+    )
+    .values(
+        state=int(VoucherState.USED),
+        state_changed_at=bindparam("now"),
+        state_reason="redeemed",
+        redeemed_by_subscriber_id=bindparam("subscriber_id"),
+        redeemed_at=bindparam("now"),
+        redeemed_by_actor=bindparam("actor"),
+    )
+)
+
+_PIN_HASH_EXISTS = select(vouchers.c.id).where(vouchers.c.pin_hash == bindparam("pin_hash"))
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemableVoucher:
+    """A NEW, unexpired voucher found by its PIN hash: what redemption needs to take it."""
+
+    id: int
+    serial: str
+    value_minor: int
+    currency: str
+
+
+def find_redeemable(conn: Connection, pin_hash: str, now: datetime) -> RedeemableVoucher | None:
+    """The NEW, unexpired voucher with this PIN hash, if any (a read: nothing is taken yet)."""
+    row = conn.execute(_REDEEMABLE, {"pin_hash": pin_hash, "now": now}).first()
+    if row is None:
+        return None
+    return RedeemableVoucher(row.id, row.serial, int(row.value_minor), row.currency)
+
+
+def mark_used(
+    conn: Connection, *, voucher_id: int, subscriber_id: int, actor: str, at: datetime
+) -> bool:
+    """Mark the voucher USED if it is still NEW and unexpired; False when it no longer is.
+
+    The WHERE clause is the guard, so of concurrent redemptions exactly one sees the row.
     """
-    row = conn.execute(
-        update(vouchers)
-        .where(
-            vouchers.c.pin_hash == pin_hash,
-            vouchers.c.state == int(VoucherState.NEW),
-            or_(vouchers.c.expires_at.is_(None), vouchers.c.expires_at > at),
-        )
-        .values(
-            state=int(VoucherState.USED),
-            state_changed_at=at,
-            state_reason="redeemed",
-            redeemed_by_subscriber_id=subscriber_id,
-            redeemed_at=at,
-            redeemed_by_actor=actor[:150],
-        )
-        .returning(vouchers.c.serial, vouchers.c.value_minor, vouchers.c.currency)
-    ).first()
-    return (row.serial, int(row.value_minor), row.currency) if row else None
+    result = conn.execute(
+        _MARK_USED,
+        {"voucher_id": voucher_id, "subscriber_id": subscriber_id, "actor": actor[:150], "now": at},
+    )
+    return bool(result.rowcount == 1)
 
 
 def pin_hash_exists(conn: Connection, pin_hash: str) -> bool:
-    return (
-        conn.execute(select(vouchers.c.id).where(vouchers.c.pin_hash == pin_hash)).first()
-        is not None
-    )
+    return conn.execute(_PIN_HASH_EXISTS, {"pin_hash": pin_hash}).first() is not None
 
 
 # --- Wrong-PIN throttle ---------------------------------------------------------------------
 
 
+_FAILURES_SINCE = (
+    select(throttle_events.c.key, func.count().label("failures"))
+    .where(
+        throttle_events.c.key.in_(bindparam("keys", expanding=True)),
+        throttle_events.c.at > bindparam("since"),
+    )
+    .group_by(throttle_events.c.key)
+)
+
+
 def count_failures(conn: Connection, keys: Sequence[str], since: datetime) -> dict[str, int]:
     """Failures per key since ``since`` (keys without any are absent), in one query."""
-    rows = conn.execute(
-        select(throttle_events.c.key, func.count().label("failures"))
-        .where(throttle_events.c.key.in_(list(keys)), throttle_events.c.at > since)
-        .group_by(throttle_events.c.key)
-    )
+    rows = conn.execute(_FAILURES_SINCE, {"keys": list(keys), "since": since})
     return {row.key: int(row.failures) for row in rows}
 
 
