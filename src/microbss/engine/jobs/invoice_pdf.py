@@ -111,11 +111,18 @@ def resolve_invoice_path(data_dir: Path, relative_path: str) -> Path:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path``: a reader (or a killed process) sees no file or all of it.
 
-    Not flushed to disk here: :func:`save_invoices` flushes a whole batch at once, since one
-    fsync per file costs more than rendering the invoice.
+    Not flushed to disk here: the caller flushes a whole batch at once (:func:`flush_to_disk`),
+    since one flush per file costs more than rendering the invoice. Temp files a killed writer
+    left beside ``path`` are removed first; a folder made just now has none to look for.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    folder = path.parent
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        remove_stale_temp_files(path)
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -144,17 +151,21 @@ def remove_stale_temp_files(path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def save_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list[tuple[str, str]]:
-    """Render and atomically write each bill's PDF, then flush them to disk together; returns
-    (path relative to data_dir, sha256 hex) per document, in order."""
+def write_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list[tuple[str, str]]:
+    """Render and atomically write each bill's PDF, not yet flushed to disk; returns (path
+    relative to data_dir, sha256 hex) per document, in order."""
     saved = []
     for document in documents:
         relative = invoice_relative_path(document.bill, document.operator.tz)
-        target = data_dir / relative
-        remove_stale_temp_files(target)
         pdf = render_invoice(document)
-        write_atomically(target, pdf)
+        write_atomically(data_dir / relative, pdf)
         saved.append((relative, hashlib.sha256(pdf).hexdigest()))
+    return saved
+
+
+def save_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list[tuple[str, str]]:
+    """:func:`write_invoices`, then flush them to disk together."""
+    saved = write_invoices(data_dir, documents)
     if saved:
         flush_to_disk(data_dir / INVOICE_FOLDER)
     return saved
