@@ -17,6 +17,7 @@ the subscriber, service and tariff exist is the loader's business.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import itertools
 import re
@@ -36,6 +37,7 @@ OWN_CSV_COLUMNS = ("cdr_id", "msisdn", "service", "start_time", "quantity", "oth
 OWN_CSV_REQUIRED = OWN_CSV_COLUMNS[:-1]
 ZONES = {zone.value: zone for zone in Zone}
 _LONGEST_DATE_WITH_Z = len("2026-10-05Z")
+_DIGITS_BELOW_MAX_QUANTITY = len(str(MAX_QUANTITY)) - 1
 
 
 class CdrFormatError(ValueError):
@@ -50,6 +52,10 @@ class CdrRecord(NamedTuple):  # a named tuple: built once per CDR, a frozen data
     quantity: int
     other_party: str
     zone: Zone | None  # None: derive from other_party when rating
+
+
+# CdrRecord from a tuple without the named tuple's Python-level __new__: once per CDR.
+_new_record = functools.partial(tuple.__new__, CdrRecord)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +172,12 @@ def _own_csv_columns(header: list[str]) -> dict[str, int]:
 
 def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
     """The microbss CSV. ``tz`` is unused: every start_time carries its own UTC offset."""
-    records = csv_records(lines)
-    first = next(records, None)
-    if first is None:
+    source = iter(lines)
+    header = next(source, None)
+    if header is None:
         return
-    columns = _own_csv_columns(first[2])
+    line_no, _raw, names = read_record(1, header, source)
+    columns = _own_csv_columns(names)
     width = max(columns[name] for name in OWN_CSV_REQUIRED) + 1  # a trailing zone may be left off
     positions = (
         columns["cdr_id"],
@@ -181,29 +188,30 @@ def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
         columns["other_party"],
         columns.get("zone", -1),
     )
-    for line_no, raw, row in records:
+    for line in source:
+        line_no += 1
+        if '"' in line:
+            line_no, raw, row = read_record(line_no, line, source)
+        else:  # the common case, read here rather than in read_record: once per CDR
+            raw = line.rstrip("\r\n")
+            row = raw.split(",")
         if len(row) <= 1 and not (row and row[0].strip()):
             continue  # blank line
         yield line_no, raw, _own_csv_row(row, width, positions)
 
 
-def csv_records(lines: Iterable[str]) -> Iterator[tuple[int, str, list[str]]]:
-    """``(line number, record as read, fields)`` for each record of a comma-separated file, the
-    line number being the record's last line. A line without a double quote is split on commas,
-    which is what the csv module would do, several times faster; a line with one goes to the
-    csv module, which reads on through a quoted field that spans lines."""
-    source = iter(lines)
-    line_no = 0
-    for line in source:
-        line_no += 1
-        if '"' not in line:
-            raw = line.rstrip("\r\n")
-            yield line_no, raw, raw.split(",")
-            continue
-        taken = _LineTap(itertools.chain((line,), source), keep_all=True)
-        row = next(csv.reader(taken), [])
-        line_no += len(taken.lines) - 1
-        yield line_no, "".join(taken.lines).rstrip("\r\n"), row
+def read_record(line_no: int, line: str, rest: Iterator[str]) -> tuple[int, str, list[str]]:
+    """The comma-separated record that starts with ``line`` (line number ``line_no``), as
+    ``(its last line number, the record as read, its fields)``. A line without a double quote
+    is split on commas, which is what the csv module would do, several times faster; a line with
+    one goes to the csv module, which reads on from ``rest`` through a quoted field that spans
+    lines."""
+    if '"' not in line:
+        raw = line.rstrip("\r\n")
+        return line_no, raw, raw.split(",")
+    taken = _LineTap(itertools.chain((line,), rest), keep_all=True)
+    row = next(csv.reader(taken), [])
+    return line_no + len(taken.lines) - 1, "".join(taken.lines).rstrip("\r\n"), row
 
 
 def _own_csv_row(
@@ -217,29 +225,39 @@ def _own_csv_row(
         return Rejected("empty cdr_id")
     if len(cdr_id) > MAX_CDR_ID_LENGTH:
         return Rejected(f"cdr_id longer than {MAX_CDR_ID_LENGTH} characters")
-    msisdn = normalise_msisdn(row[i_msisdn])
-    if msisdn is None:
-        return Rejected(f"bad msisdn {row[i_msisdn]!r}: expected 5 to 15 digits")
+    msisdn = row[i_msisdn]
+    if not (msisdn.isdigit() and msisdn.isascii() and 5 <= len(msisdn) <= 15):
+        checked = normalise_msisdn(msisdn)  # the slow path: spaces, a leading "+", or bad
+        if checked is None:
+            return Rejected(f"bad msisdn {msisdn!r}: expected 5 to 15 digits")
+        msisdn = checked
     service_id = row[i_service].strip().upper()
     if not service_id:
         return Rejected("empty service")
     started_at = _utc_from_offset_time(row[i_start])
     if isinstance(started_at, Rejected):
         return started_at
-    quantity = parse_quantity(row[i_quantity], "quantity")
-    if isinstance(quantity, Rejected):
-        return quantity
+    text = row[i_quantity]
+    if text.isdigit() and text.isascii() and len(text) <= _DIGITS_BELOW_MAX_QUANTITY:
+        quantity = int(text)  # plain digits: no sign, no spaces, below the maximum
+    else:
+        parsed = parse_quantity(text, "quantity")
+        if isinstance(parsed, Rejected):
+            return parsed
+        quantity = parsed
     other_party = row[i_other].strip()
     if len(other_party) > MAX_OTHER_PARTY_LENGTH:
         return Rejected(f"other_party longer than {MAX_OTHER_PARTY_LENGTH} characters")
     zone: Zone | None = None
-    if i_zone >= 0 and i_zone < len(row) and row[i_zone].strip():
-        zone = ZONES.get(row[i_zone].strip().upper())
-        if zone is None:
-            return Rejected(
-                f"unknown zone {row[i_zone]!r}: expected NATIONAL, INTERNATIONAL or ROAMING"
-            )
-    return CdrRecord(cdr_id, msisdn, service_id, started_at, quantity, other_party, zone)
+    if i_zone >= 0 and i_zone < len(row) and row[i_zone]:
+        zone_text = row[i_zone].strip().upper()
+        if zone_text:
+            zone = ZONES.get(zone_text)
+            if zone is None:
+                return Rejected(
+                    f"unknown zone {row[i_zone]!r}: expected NATIONAL, INTERNATIONAL or ROAMING"
+                )
+    return _new_record((cdr_id, msisdn, service_id, started_at, quantity, other_party, zone))
 
 
 # --- Asterisk Master.csv --------------------------------------------------------------------

@@ -20,6 +20,7 @@ and rewrites the reject file, ending in the state of one uninterrupted run.
 
 from __future__ import annotations
 
+import functools
 import gc
 import gzip
 import io
@@ -32,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -175,6 +176,15 @@ class SubscriberIndex:
             by_msisdn.setdefault(row.msisdn, []).append(line)
         return cls(by_msisdn)
 
+    def sole_lines(self) -> dict[str, Line]:
+        """MSISDN -> its line, for the MSISDNs only ever held by one line, still active: the
+        line of any event after its activation, found in one lookup."""
+        return {
+            msisdn: lines[0]
+            for msisdn, lines in self._lines.items()
+            if len(lines) == 1 and lines[0].terminated_at is None
+        }
+
     def line_at(self, msisdn: str, instant: datetime) -> Line | str:
         """The line holding ``msisdn`` at ``instant``, or the reject reason."""
         lines = self._lines.get(msisdn)
@@ -306,6 +316,9 @@ def _csv_quote(text: str) -> str:
 
 # --- The batch transaction ------------------------------------------------------------------
 
+# A UsageEvent from a tuple without the named tuple's Python-level __new__: once per CDR.
+_new_event = functools.partial(tuple.__new__, UsageEvent)
+
 # A row that passed every check before the database, ready to rate.
 Pending = tuple[Account, UsageEvent]
 
@@ -368,13 +381,15 @@ class BatchWriter:
     def _without_known_ids(
         self, conn: Connection, batch: Sequence[Pending]
     ) -> tuple[list[Pending], int]:
-        unique: dict[str, Pending] = {}
-        for pending in batch:
-            unique.setdefault(pending[1].cdr_id, pending)  # first copy in the file wins
-        known = self._existing_ids(conn, list(unique))
-        if not known:
-            return list(unique.values()), len(batch) - len(unique)
-        fresh = [p for cdr_id, p in unique.items() if cdr_id not in known]
+        ids = [event.cdr_id for _, event in batch]
+        unique: Sequence[Pending] = batch
+        if len(set(ids)) < len(ids):  # the file repeats an id: its first copy wins
+            first_copies: dict[str, Pending] = {}
+            for pending in batch:
+                first_copies.setdefault(pending[1].cdr_id, pending)
+            unique, ids = list(first_copies.values()), list(first_copies)
+        known = self._existing_ids(conn, ids)
+        fresh = [p for p in unique if p[1].cdr_id not in known] if known else list(unique)
         return fresh, len(batch) - len(fresh)
 
     def _existing_ids(self, conn: Connection, ids: list[str]) -> set[str]:
@@ -400,29 +415,23 @@ class BatchWriter:
     def _load_allowances(
         self, conn: Connection, state: RatingState, fresh: list[Pending]
     ) -> dict[AllowanceKey, int]:
-        """Read the stored counters the batch may draw on: every counter of its subscribers
-        with an allowance-bearing event, in the periods its events span. Returns their ids."""
-        drawing: set[int] = set()
-        first_by_day: dict[int, datetime] = {}
-        last_by_day: dict[int, datetime] = {}
-        for account, event in fresh:
-            if state.allowance_of(account.plan, event.service_id, event.zone) is None:
-                continue
-            drawing.add(account.subscriber_id)
-            day, at = account.cycle_day, event.started_at
-            if at < first_by_day.get(day, at + _ONE_TICK):
-                first_by_day[day] = at
-            if at > last_by_day.get(day, at - _ONE_TICK):
-                last_by_day[day] = at
-        if not drawing:
+        """Read the stored counters the batch may draw on: every counter of its subscribers in
+        the billing periods its events span (a few more than it needs costs less than working
+        out exactly which, per event). Returns their row ids."""
+        if not fresh:
             return {}
-        first = min(state.period_of(day, at)[0] for day, at in first_by_day.items())
-        last = max(state.period_of(day, at)[0] for day, at in last_by_day.items())
+        times = [event.started_at for _, event in fresh]
+        earliest, latest = min(times), max(times)
+        cycle_days = {account.cycle_day for account, _ in fresh}
+        first = min(state.period_of(day, earliest)[0] for day in cycle_days)
+        last = max(state.period_of(day, latest)[0] for day in cycle_days)
         lock = " ORDER BY id FOR UPDATE" if self._postgres else ""
         ids: dict[AllowanceKey, int] = {}
         cursor = _dbapi(conn).cursor()
         try:
-            for chunk in _chunks(sorted(drawing), _SQLITE_MAX_VARIABLES):
+            for chunk in _chunks(
+                sorted({a.subscriber_id for a, _ in fresh}), _SQLITE_MAX_VARIABLES
+            ):
                 marks = ",".join([self._mark] * len(chunk))
                 cursor.execute(
                     self._sql(
@@ -480,7 +489,7 @@ class BatchWriter:
                 dbapi.cursor() as cursor,
                 cursor.copy(f"COPY rated_cdrs ({columns}) FROM STDIN") as copy,
             ):
-                for row in rated_rows(rated, self._source, now, _same_time):
+                for row in rated_rows(rated, self._source, now, None):
                     copy.write_row(row)
             return
         # SQLite stores DateTime as text; write it exactly as SQLAlchemy does, so every reader
@@ -570,7 +579,6 @@ INSERT_RATED_CDR_SQLITE = (
     f"INSERT INTO rated_cdrs ({', '.join(RATED_CDR_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join('?' * len(RATED_CDR_COLUMNS))})"
 )
-_ONE_TICK = timedelta(microseconds=1)
 
 
 def _dbapi(conn: Connection) -> Any:
@@ -593,35 +601,34 @@ def _sqlite_time(instant: datetime) -> str:
     return instant.isoformat(" ", "microseconds")
 
 
-def _same_time(instant: datetime) -> datetime:
-    return instant
-
-
-_PAYMENT_TYPE = {True: PaymentType.PREPAID.value, False: PaymentType.POSTPAID.value}
+_PAYMENT_TYPE = {True: PaymentType.PREPAID, False: PaymentType.POSTPAID}
 
 
 def rated_rows(
     rated: list[RatedEvent],
     source: str,
     rated_at: Any,
-    time_value: Callable[[datetime], Any],
+    time_value: Callable[[datetime], Any] | None,
 ) -> list[tuple[Any, ...]]:
-    """The ``rated_cdrs`` rows (in :data:`RATED_CDR_COLUMNS` order) of rated events."""
+    """The ``rated_cdrs`` rows (in :data:`RATED_CDR_COLUMNS` order) of rated events, times
+    through ``time_value`` (None: as they are). Zone, band and payment type stay StrEnum
+    members: both drivers write them as their text."""
+    flags = (0, FLAG_NEGATIVE_BALANCE)
     return [
         (
             event.cdr_id,
             account.subscriber_id,
             event.service_id,
-            time_value(event.started_at),
+            time_value(event.started_at) if time_value else event.started_at,
             event.quantity,
             event.other_party,
-            charge.zone.value,
-            charge.band.value,
+            charge.zone,
+            charge.band,
             charge.billable_quantity,
             charge.allowance_used,
             charge.amount,
             account.plan.currency,
-            FLAG_NEGATIVE_BALANCE if negative else 0,
+            flags[negative],
             _PAYMENT_TYPE[account.prepaid],
             source,
             rated_at,
@@ -663,6 +670,7 @@ class _FileLoad:
         self._deps = deps
         self._services = frozenset(catalog.services)
         self._index = index
+        self._sole_lines = index.sole_lines()
         self._cards = cards
         self._batch_size = batch_size
         self._summary = summary
@@ -709,13 +717,17 @@ class _FileLoad:
     def _check(self, result: CdrRecord | Rejected | Skipped) -> Pending | Rejected | Skipped:
         if not isinstance(result, CdrRecord):
             return result
-        service_id, started_at = result.service_id, result.started_at
+        cdr_id, msisdn, service_id, started_at, quantity, other_party, zone = result
         if service_id not in self._services:
             return Rejected(f"unknown service {service_id!r}")
-        line = self._index.line_at(result.msisdn, started_at)
-        if isinstance(line, str):
-            return Rejected(line)
-        zone = result.zone or zone_for_other_party(result.other_party, self._country_code)
+        line = self._sole_lines.get(msisdn)
+        if line is None or started_at < line.activated_at:
+            found = self._index.line_at(msisdn, started_at)
+            if isinstance(found, str):
+                return Rejected(found)
+            line = found
+        if zone is None:
+            zone = zone_for_other_party(other_party, self._country_code)
         card = line.card
         band = card.band_at(started_at)
         if card.rate_for(service_id, zone, band) is None:
@@ -723,9 +735,7 @@ class _FileLoad:
                 f"no tariff: price plan {card.plan.code} does not price {service_id} "
                 f"in zone {zone} band {band}"
             )
-        event = UsageEvent(
-            result.cdr_id, service_id, started_at, result.quantity, zone, band, result.other_party
-        )
+        event = _new_event((cdr_id, service_id, started_at, quantity, zone, band, other_party))
         return (line.account, event)
 
     def _commit(self, writer: BatchWriter, pending: list[Pending], path: Path) -> None:
