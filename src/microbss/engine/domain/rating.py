@@ -30,6 +30,7 @@ types are named tuples, which cost a fraction of a frozen dataclass to build.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -197,7 +198,7 @@ class Rate:
     """What an event of one (service, zone, band) costs under a plan: the tariff that prices
     it, its pricing strategy and the allowance it draws on first (None when there is none)."""
 
-    __slots__ = ("allowance", "band", "pricing", "tariff", "zone")
+    __slots__ = ("_without_allowance", "allowance", "band", "pricing", "tariff", "zone")
 
     def __init__(self, tariff: Tariff, zone: Zone, band: Band, allowance: Allowance | None):
         self.tariff = tariff
@@ -205,15 +206,33 @@ class Rate:
         self.band = band
         self.allowance = allowance
         self.pricing = pricing_for(tariff)
+        # Charges with no allowance left by quantity: such a charge depends on nothing else,
+        # and quantities repeat (seconds of a call, one SMS). Bounded: data bytes rarely do.
+        self._without_allowance: dict[int, Charge] = {}
 
     def charge(self, quantity: int, allowance_left: int) -> Charge:
         """Price an event of ``quantity`` given what remains of its allowance."""
+        if allowance_left > 0:
+            return self._price(quantity, allowance_left)
+        known = self._without_allowance.get(quantity)
+        if known is None:
+            known = self._price(quantity, 0)
+            if len(self._without_allowance) < _REMEMBERED_CHARGES:
+                self._without_allowance[quantity] = known
+        return known
+
+    def _price(self, quantity: int, allowance_left: int) -> Charge:
         tariff = self.tariff
         billable = billable_quantity(quantity, tariff)
         from_allowance = min(billable, max(allowance_left, 0))
         charged = billable - from_allowance
         amount = self.pricing.price(tariff, charged)
-        return Charge(tariff, self.zone, self.band, billable, from_allowance, charged, amount)
+        return _new_charge(
+            (tariff, self.zone, self.band, billable, from_allowance, charged, amount)
+        )
+
+
+_REMEMBERED_CHARGES = 4096
 
 
 class RateCard:
@@ -401,28 +420,30 @@ def rate_events(
     None) and change no state. One loop with its lookups held in locals: the loader runs it
     for every CDR."""
     rated: list[RatedEvent] = []
-    balances = state.balances
-    counter_of = state._counter_of
+    balances, allowances, period_of = state.balances, state.allowances, state.period_of
     plan: PricePlan | None = None
-    card: RateCard | None = None
+    rates: dict[tuple[str, Zone, Band], Rate] = {}
     for account, event in sorted(items, key=_pair_order):
         if account.plan is not plan:  # events of one plan often follow each other
             plan = account.plan
-            card = state.card(plan)
-        assert card is not None
-        rate = card.rate_for(event.service_id, event.zone, event.band)
+            rates = state.card(plan)._rates
+        _cdr_id, service_id, started_at, quantity, zone, band, _other = event
+        rate = rates.get((service_id, zone, band))
         if rate is None:
-            exc = _no_tariff(account.plan, event.service_id, event.zone, event.band)
+            exc = _no_tariff(account.plan, service_id, zone, band)
             if on_rejected is None:
                 raise exc
             on_rejected(account, event, exc)
             continue
         allowance = rate.allowance
         if allowance is None:
-            charge = rate.charge(event.quantity, 0)
+            charge = rate.charge(quantity, 0)
         else:
-            counter = counter_of(account, event, allowance)
-            charge = rate.charge(event.quantity, counter.granted - counter.used)
+            period_start = period_of(account.cycle_day, started_at)[0]
+            counter = allowances.get((account.subscriber_id, service_id, period_start))
+            if counter is None:
+                counter = state._counter_of(account, event, allowance)
+            charge = rate.charge(quantity, counter.granted - counter.used)
             if charge.allowance_used:
                 counter.used += charge.allowance_used
                 counter.touched = True
@@ -431,5 +452,10 @@ def rate_events(
             balance = balances.get(account.subscriber_id, 0) - charge.amount
             balances[account.subscriber_id] = balance
             negative = balance < 0
-        rated.append(RatedEvent(event, account, charge, negative))
+        rated.append(_new_rated_event((event, account, charge, negative)))
     return rated
+
+
+# Named tuples built from a tuple, without their Python-level __new__: once per rated event.
+_new_charge = functools.partial(tuple.__new__, Charge)
+_new_rated_event = functools.partial(tuple.__new__, RatedEvent)

@@ -427,6 +427,7 @@ class BatchWriter:
         last = max(state.period_of(day, latest)[0] for day in cycle_days)
         lock = " ORDER BY id FOR UPDATE" if self._postgres else ""
         ids: dict[AllowanceKey, int] = {}
+        instant = _Instants()  # the same few period bounds on every row: parse each once
         cursor = _dbapi(conn).cursor()
         try:
             for chunk in _chunks(
@@ -442,8 +443,8 @@ class BatchWriter:
                     [*chunk, self._time(first), self._time(last)],
                 )
                 for row_id, sid, service_id, start, end, granted, used in cursor.fetchall():
-                    key = (sid, service_id, _as_datetime(start))
-                    state.allowances[key] = AllowanceCounter(granted, used, _as_datetime(end))
+                    key = (sid, service_id, instant(start))
+                    state.allowances[key] = AllowanceCounter(granted, used, instant(end))
                     ids[key] = row_id
         finally:
             cursor.close()
@@ -544,9 +545,8 @@ class BatchWriter:
         self, conn: Connection, state: RatingState, stored: dict[AllowanceKey, int]
     ) -> None:
         inserts, updates = [], []
-        for key, counter in sorted(state.allowances.items()):
-            if not counter.touched:
-                continue
+        touched = sorted((key, c) for key, c in state.allowances.items() if c.touched)
+        for key, counter in touched:  # in key order: the same lock order in every loader
             row_id = stored.get(key)
             if row_id is not None:
                 updates.append((counter.used, row_id))
@@ -590,6 +590,16 @@ def _dbapi(conn: Connection) -> Any:
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+class _Instants(dict[Any, datetime]):
+    """Timestamp column values -> datetimes, each distinct value converted once."""
+
+    def __call__(self, value: datetime | str) -> datetime:
+        found = self.get(value)
+        if found is None:
+            found = self[value] = _as_datetime(value)
+        return found
 
 
 def _as_datetime(value: datetime | str) -> datetime:
