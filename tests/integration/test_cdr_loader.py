@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import gzip
 import os
 import shutil
@@ -134,6 +135,39 @@ def test_an_overlapping_file_adds_only_its_new_cdrs(deps: Deps, work: Path) -> N
     assert (summary.rated, summary.duplicate) == (3, 2)
     assert len(charges(deps)) == 7
     assert main_balance(deps, ana) == 500 - 7 * 9
+
+
+def test_an_id_repeated_inside_one_file_is_rated_once_from_its_first_copy(
+    deps: Deps, work: Path
+) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA, balance=500)
+    path = write_cdrs(
+        work / "r.csv",
+        [
+            f"R1,{ANA},SMS,2026-10-05T10:00:00+02:00,1,34611111111,",
+            f"R1,{ANA},VOICE,2026-10-05T10:01:00+02:00,600,34611111111,",
+            f"R2,{ANA},SMS,2026-10-05T10:02:00+02:00,1,34611111111,",
+        ],
+    )
+    summary = load_cdr_files(deps, [path], progress=False)
+    assert (summary.rated, summary.duplicate) == (2, 1)
+    assert main_balance(deps, ana) == 500 - 2 * 9  # two SMS; the repeated id's call is not rated
+
+
+def test_a_load_leaves_the_garbage_collector_as_it_found_it(deps: Deps, work: Path) -> None:
+    seed_catalog(deps)
+    add_subscriber(deps, ANA)
+    path = copy_fixture("mixed.csv", work)
+    assert gc.isenabled()
+    load_cdr_files(deps, [path], progress=False)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_cdr_files(deps, [path], progress=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_a_folder_and_a_gz_file_load_and_reject_files_are_not_reread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -105,6 +106,74 @@ def test_own_csv_rejects_a_short_row_and_a_bad_msisdn() -> None:
     reasons = [r.reason for _, _, r in parse_own_csv(lines, MADRID) if isinstance(r, Rejected)]
     assert "expected at least 6 fields, found 3" in reasons[0]
     assert "bad msisdn 'call-me'" in reasons[1]
+
+
+def test_a_quoted_own_csv_record_reads_as_the_csv_module_reads_it_even_across_lines() -> None:
+    text = (
+        "cdr_id,msisdn,service,start_time,quantity,other_party,zone\r\n"
+        '"Q-1",34600100200,"VOICE",2026-10-05T10:00:00Z,"7","3491, ext ""2""",\r\n'
+        '"Q-2\r\n",34600100200,SMS,2026-10-05T10:01:00Z,1,34911,\r\n'
+        "P-3,34600100200,SMS,2026-10-05T10:02:00Z,1,34911,\r\n"
+    )
+    parsed = list(parse_own_csv(io.StringIO(text, newline=""), MADRID))
+    assert [line_no for line_no, _, _ in parsed] == [2, 4, 5]
+    first, second, third = (result for _, _, result in parsed)
+    assert isinstance(first, CdrRecord) and first.other_party == '3491, ext "2"'
+    assert isinstance(second, CdrRecord) and second.cdr_id == "Q-2"  # trimmed, as every id
+    assert isinstance(third, CdrRecord) and third.cdr_id == "P-3"
+    assert parsed[1][1] == '"Q-2\r\n",34600100200,SMS,2026-10-05T10:01:00Z,1,34911,'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-10-05T10:00:00Z", datetime(2026, 10, 5, 10, 0)),
+        ("2026-10-05T10:00:00.250Z", datetime(2026, 10, 5, 10, 0, 0, 250_000)),
+        ("2026-10-05T12:00:00+02:00", datetime(2026, 10, 5, 10, 0)),
+        (" 2026-10-05T10:00:00Z ", datetime(2026, 10, 5, 10, 0)),
+        ("2026-10-05Z", "bad time"),
+        ("2026-10-05T10:00:00", "no UTC offset"),
+        ("2026-10-05T10:00:00+02:00Z", "bad time"),
+    ],
+)
+def test_an_own_csv_start_time_is_read_to_naive_utc_or_rejected(
+    text: str, expected: datetime | str
+) -> None:
+    lines = [
+        "cdr_id,msisdn,service,start_time,quantity,other_party\n",
+        f"T-1,34600100200,SMS,{text},1,34911\n",
+    ]
+    ((_, _, result),) = list(parse_own_csv(lines, MADRID))
+    if isinstance(expected, datetime):
+        assert isinstance(result, CdrRecord) and result.started_at == expected
+    else:
+        assert isinstance(result, Rejected) and expected in result.reason
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [("61", 61), (" 61 ", 61), ("+61", 61), ("999999999999999", 10**15 - 1), ("0", 0)],
+)
+def test_an_own_csv_quantity_is_a_whole_number(quantity: str, expected: int) -> None:
+    lines = [
+        "cdr_id,msisdn,service,start_time,quantity,other_party\n",
+        f"N-1,+34600100200,VOICE,2026-10-05T10:00:00Z,{quantity},34911\n",
+    ]
+    ((_, _, result),) = list(parse_own_csv(lines, MADRID))
+    assert isinstance(result, CdrRecord)
+    assert (result.quantity, result.msisdn) == (expected, "34600100200")
+
+
+@pytest.mark.parametrize("quantity", ["1e3", "1000000000000001", "-1", "12 000"])
+def test_an_own_csv_quantity_that_is_not_a_plain_whole_number_in_range_is_rejected(
+    quantity: str,
+) -> None:
+    lines = [
+        "cdr_id,msisdn,service,start_time,quantity,other_party\n",
+        f"N-1,34600100200,VOICE,2026-10-05T10:00:00Z,{quantity},34911\n",
+    ]
+    ((_, _, result),) = list(parse_own_csv(lines, MADRID))
+    assert isinstance(result, Rejected), result
 
 
 # --- Asterisk Master.csv ----------------------------------------------------------------------
