@@ -232,6 +232,9 @@ LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = _env("MICROBSS_TIME_ZONE", "Europe/Madrid")
+# One date convention per language (formats/<lang>/formats.py): 2026-11-27 19:34 in English,
+# 27/11/2026 19:34 in Spanish; never Django's US defaults ("Nov. 27", "7:34 p.m.", "midnight").
+FORMAT_MODULE_PATH = ["microbss.crm.formats"]
 
 # Static files: whitenoise serves them straight from the apps' static/ directories under
 # gunicorn, so no collectstatic step is needed. MICROBSS_CRM_STATIC_ROOT, when set, is where

@@ -206,7 +206,8 @@ def test_the_profile_of_a_prepaid_line_shows_balance_allowances_and_masked_ident
     page = bob_client.get(reverse("subscribers:detail", args=[PREPAID_ID])).content.decode()
     assert "Ana García" in page and "****678Z" in page
     assert "€12.50" in page
-    assert "Mobile data" in page and "256 MB of 1 GB used" in page
+    assert "Mobile data" in page and "256 MB</strong> of 1 GB used" in page
+    assert 'value="25"' in page and "768 MB left" in page  # the bar at 25 %
     assert "Redeem voucher" in page
     assert "Bill now" not in page
 

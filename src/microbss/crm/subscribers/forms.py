@@ -15,6 +15,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from microbss.crm.core.date_input import OperatorDateInput
 from microbss.crm.engine_client import Address, FieldError, NewSubscriber, Payment, RefData
 from microbss.engine.domain.errors import InvalidArgument
 from microbss.engine.domain.identifiers import parse_iban, parse_imei, parse_imsi, parse_msisdn
@@ -114,7 +115,8 @@ class NewSubscriberForm(forms.Form):
     first_name = _text(gettext_lazy("First name"))
     last_name = _text(gettext_lazy("Last name"))
     date_of_birth = forms.DateField(
-        label=gettext_lazy("Date of birth"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Date of birth"),
+        widget=OperatorDateInput(attrs={"autocomplete": "bday"}),
     )
     street = _text(gettext_lazy("Street and number"), max_length=200)
     city = _text(gettext_lazy("City"))

@@ -143,20 +143,23 @@ class AllowanceRow:
     granted: str
     used: str
     remaining: str
-    percent_used: int
+    percent_used: int  # for the bar: at least 1 once anything is used, so a sliver shows
+    percent_text: str  # "<1" for a small but real use, never a misleading "0"
 
 
 def _allowance_rows(subscriber: Subscriber, ref: RefData) -> list[AllowanceRow]:
     rows = []
     for a in subscriber.allowances:
         percent = min(100, a.used * 100 // a.granted) if a.granted else 100
+        small_use = a.used > 0 and percent == 0
         rows.append(
             AllowanceRow(
                 service_name(ref, a.service),
                 quantity_wording(a.granted, a.unit),
                 quantity_wording(a.used, a.unit),
                 quantity_wording(a.remaining, a.unit),
-                percent,
+                1 if small_use else percent,
+                "<1" if small_use else str(percent),
             )
         )
     return rows

@@ -1,14 +1,15 @@
 """Display filters: money from integer minor units, and UTC instants in the operator's zone.
 
 ``{% load money %}`` then ``{{ amount_minor|money:currency }}`` (e.g. ``123456|money:"EUR"`` is
-``€1,234.56`` in English and ``1 234,56 €`` in Spanish), ``{{ instant|operator_time }}`` and
-``{{ instant|operator_date }}``. Amounts never go through float: the integer becomes a Decimal
-scaled by the currency's ISO 4217 exponent.
+``€1,234.56`` in English and ``1 234,56 €`` in Spanish), ``{{ instant|operator_time }}``,
+``{{ instant|operator_date }}`` and ``{{ start|operator_period:end }}`` in the language's date
+convention (``microbss.crm.formats``). Amounts never go through float: the integer becomes a
+Decimal scaled by the currency's ISO 4217 exponent.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django import template
@@ -25,6 +26,8 @@ _EXPONENTS = {
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF", "MXN": "MX$"}
 # Languages that write the symbol after the amount, separated by a no-break space.
 _SYMBOL_AFTER = {"es", "fr", "de", "it", "pt"}
+_ONE_MICROSECOND = timedelta(microseconds=1)
+_ONE_DAY = timedelta(days=1)
 
 
 def currency_exponent(currency: str) -> int:
@@ -66,19 +69,41 @@ def _aware(instant: datetime) -> datetime:
     return instant.replace(tzinfo=UTC) if timezone.is_naive(instant) else instant
 
 
+def _local_day(instant: datetime | date) -> date:
+    if isinstance(instant, datetime):
+        return timezone.localtime(_aware(instant)).date()
+    return instant
+
+
 @register.filter
 def operator_time(instant: datetime | None) -> str:
-    """The instant in the operator's time zone, ``YYYY-MM-DD HH:MM``."""
+    """The instant in the operator's time zone: ``2026-11-27 19:34`` (``27/11/2026 19:34``)."""
     if not isinstance(instant, datetime):
         return ""
-    return timezone.localtime(_aware(instant)).strftime("%Y-%m-%d %H:%M")
+    return formats.date_format(timezone.localtime(_aware(instant)), "DATETIME_FORMAT")
 
 
 @register.filter
 def operator_date(instant: datetime | date | None) -> str:
     """The day of the instant in the operator's time zone (a date is shown as it is)."""
-    if isinstance(instant, datetime):
-        return timezone.localtime(_aware(instant)).strftime("%Y-%m-%d")
-    if isinstance(instant, date):
-        return instant.isoformat()
-    return ""
+    if not isinstance(instant, date):
+        return ""
+    return formats.date_format(_local_day(instant), "DATE_FORMAT")
+
+
+@register.filter
+def operator_period(start: datetime | date | None, end: datetime | date | None) -> str:
+    """A billing period as a customer reads it: first day to last day, both included.
+
+    The engine's period end is exclusive (local midnight starting the next period, or the
+    moment of an on-demand bill), so the last day shown is the day of the instant just before it.
+    """
+    if not isinstance(start, date) or not isinstance(end, date):
+        return ""
+    last = end - _ONE_MICROSECOND if isinstance(end, datetime) else end - _ONE_DAY
+    first_day = _local_day(start)
+    last_day = max(first_day, _local_day(last))
+    return (
+        f"{formats.date_format(first_day, 'DATE_FORMAT')}\u00a0\u2013\u00a0"
+        f"{formats.date_format(last_day, 'DATE_FORMAT')}"
+    )
