@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from microbss.crm.accounts.decorators import admin_required
 from microbss.crm.audit.forms import AuditSearchForm
 from microbss.crm.audit.models import AuditEvent
+from microbss.crm.audit.wording import event_rows
 
 PAGE_SIZE = 50
 
@@ -48,6 +49,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(_filtered_events(form), PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request, "audit/log.html", {"form": form, "page": page, "query": query.urlencode()}
-    )
+    context = {
+        "form": form,
+        "page": page,
+        "rows": event_rows(page.object_list),
+        "query": query.urlencode(),
+    }
+    return render(request, "audit/log.html", context)

@@ -8,17 +8,20 @@ from __future__ import annotations
 import logging
 from typing import cast
 
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.http import require_GET
 
 from microbss.crm.accounts.decorators import csr_required
-from microbss.crm.accounts.models import CsrUser
+from microbss.crm.accounts.models import CsrUser, Role
 from microbss.crm.audit.models import AuditEvent
+from microbss.crm.audit.wording import event_rows
 from microbss.crm.vat.rates import current_vat_rate
 
 log = logging.getLogger(__name__)
+RECENT_EVENTS = 8
 
 
 @csr_required
@@ -27,12 +30,21 @@ def home(request: HttpRequest) -> HttpResponse:
     user = cast(CsrUser, request.user)
     context: dict[str, object] = {"vat_rate": current_vat_rate()}
     if user.is_admin:
-        context["users_total"] = CsrUser.objects.filter(is_active=True).count()
-        context["users_without_mfa"] = CsrUser.objects.filter(
-            is_active=True, totp_enrolled=False
-        ).count()
-        context["recent_events"] = AuditEvent.objects.all()[:8]
+        context["team"] = _team_counts()
+        context["recent_events"] = event_rows(AuditEvent.objects.all()[:RECENT_EVENTS])
     return render(request, "core/home.html", context)
+
+
+def _team_counts() -> dict[str, int]:
+    """Active users by role, those still without an authenticator, and deactivated accounts."""
+    counts = CsrUser.objects.aggregate(
+        active=Count("pk", filter=Q(is_active=True)),
+        admins=Count("pk", filter=Q(is_active=True, role=Role.ADMIN)),
+        csrs=Count("pk", filter=Q(is_active=True, role=Role.CSR)),
+        without_mfa=Count("pk", filter=Q(is_active=True, totp_enrolled=False)),
+        inactive=Count("pk", filter=Q(is_active=False)),
+    )
+    return {key: int(value or 0) for key, value in counts.items()}
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
