@@ -54,16 +54,25 @@ class _CallFailed(Exception):
 class EngineInterceptor(grpc.ServerInterceptor):
     def __init__(self, token: str = "") -> None:
         self._expected = f"Bearer {token}".encode() if token else b""
+        # One wrapped handler per method, made on its first call. grpc runs intercept_service on
+        # its single event-loop thread for every call, so it must stay a dictionary lookup.
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
         method: str = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = continuation(handler_call_details)
+            if handler is None:  # unknown method: grpc answers UNIMPLEMENTED; nothing to cache
+                return None
+            wrapped = self._wrapped[method] = self._wrap(method, handler)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         call = _Call(
             method, self._expected if not method.startswith(OPEN_SERVICE_PREFIXES) else b""
         )

@@ -33,7 +33,7 @@ from microbss.engine.domain.subscriber import (
 from microbss.engine.services.audit import record_audit
 from microbss.engine.storage import resource_repository, subscriber_repository
 from microbss.engine.storage.catalog_repository import load_catalog
-from microbss.engine.storage.uow import UnitOfWork
+from microbss.engine.storage.uow import UnitOfWork, read_connection
 
 # --- Create ----------------------------------------------------------------------------------
 
@@ -132,8 +132,12 @@ def get_subscriber(
     deps: Deps, subscriber_id: int | None = None, msisdn: str | None = None
 ) -> SubscriberView:
     """One subscriber by id, or the active holder of an MSISDN, with balance, the current
-    period's allowances and the unbilled (postpaid) total."""
-    with deps.db.connect() as conn:
+    period's allowances and the unbilled (postpaid) total.
+
+    The two queries run without a snapshot between them (as on PostgreSQL): a rating commit
+    in between can show the newest allowance use beside the balance just before it.
+    """
+    with read_connection(deps.db) as conn:
         wanted = _subscriber_id(conn, subscriber_id, msisdn)
         found = subscriber_repository.subscriber_row(conn, wanted)
         if found is None:

@@ -40,7 +40,7 @@ from microbss.engine.domain.voucher import (
 )
 from microbss.engine.services.audit import record_audit
 from microbss.engine.storage import subscriber_repository, voucher_repository
-from microbss.engine.storage.uow import UnitOfWork
+from microbss.engine.storage.uow import UnitOfWork, read_connection
 
 MAX_WRONG_PINS = 5
 WRONG_PIN_WINDOW = timedelta(minutes=15)
@@ -186,7 +186,7 @@ def redeem_voucher(deps: Deps, actor: str, client: str, subscriber_id: int, pin:
     now = deps.clock()
     keys = throttle_keys(subscriber_id, actor, client)
     pin_hash = hash_pin(normalised, deps.settings.secret)
-    with deps.db.connect() as conn:
+    with read_connection(deps.db) as conn:  # _take_and_credit re-checks what it relies on
         _check_not_throttled(conn, keys, now)
         currency = _prepaid_balance_currency(conn, subscriber_id)
         voucher = voucher_repository.find_redeemable(conn, pin_hash, now)

@@ -49,4 +49,5 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if mode:  # "" (uow.read_connection): no transaction, each statement reads on its own
+            connection.exec_driver_sql(f"BEGIN {mode}")

@@ -7,6 +7,8 @@
 ``write=True`` takes SQLite's write lock at BEGIN (BEGIN IMMEDIATE), so concurrent writers wait
 for each other instead of failing half-way; on PostgreSQL it is an ordinary transaction and
 writers rely on row locks, conditional updates and unique constraints.
+
+``read_connection`` is for hot reads that need no snapshot across statements.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ def _write_lock(engine: Engine) -> threading.RLock:
         if lock is None:
             lock = _sqlite_write_locks[engine] = threading.RLock()
         return lock
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection whose statements each read the latest committed data, without a transaction
+    around them on SQLite (PostgreSQL's default READ COMMITTED gives no more across statements).
+
+    For one-query reads and for checks that a later write re-checks: it saves SQLite's
+    BEGIN/ROLLBACK round trips (~35 us a call). Use it as ``with read_connection(e) as conn:``.
+    """
+    return engine.connect().execution_options(sqlite_begin="")
 
 
 class UnitOfWork:

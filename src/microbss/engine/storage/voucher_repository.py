@@ -4,12 +4,13 @@ into a domain object: callers look vouchers up by hash but only get public field
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, update
 
 from microbss.engine.domain.paging import Page, PageRequest, make_page
 from microbss.engine.domain.voucher import Voucher, VoucherState
@@ -170,19 +171,22 @@ def pin_hash_exists(conn: Connection, pin_hash: str) -> bool:
 # --- Wrong-PIN throttle ---------------------------------------------------------------------
 
 
-_FAILURES_SINCE = (
-    select(throttle_events.c.key, func.count().label("failures"))
-    .where(
-        throttle_events.c.key.in_(bindparam("keys", expanding=True)),
-        throttle_events.c.at > bindparam("since"),
+@functools.cache
+def _failures_since(key_count: int) -> Select[Any]:
+    # One statement per number of keys (always 2 today), with plain bind parameters: an
+    # "expanding" IN is re-rendered on every call.
+    keys: list[Any] = [bindparam(f"key_{i}") for i in range(key_count)]
+    return (
+        select(throttle_events.c.key, func.count().label("failures"))
+        .where(throttle_events.c.key.in_(keys), throttle_events.c.at > bindparam("since"))
+        .group_by(throttle_events.c.key)
     )
-    .group_by(throttle_events.c.key)
-)
 
 
 def count_failures(conn: Connection, keys: Sequence[str], since: datetime) -> dict[str, int]:
     """Failures per key since ``since`` (keys without any are absent), in one query."""
-    rows = conn.execute(_FAILURES_SINCE, {"keys": list(keys), "since": since})
+    params: dict[str, Any] = {f"key_{i}": key for i, key in enumerate(keys)}
+    rows = conn.execute(_failures_since(len(keys)), {**params, "since": since})
     return {row.key: int(row.failures) for row in rows}
 
 
