@@ -15,9 +15,11 @@ import argparse
 import json
 import multiprocessing
 import random
+import resource
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -176,10 +178,12 @@ def _load_documents(settings: Settings, db_url: str) -> None:
     _documents[:] = documents
 
 
-def _render_batch(indexes: range) -> int:
+def _render_batch(indexes: range) -> tuple[int, float]:
+    """Render the invoices at ``indexes``; (PDFs, CPU seconds this process spent on them)."""
+    cpu = time.process_time()
     for index in indexes:
         render_invoice(_documents[index % len(_documents)])
-    return len(indexes)
+    return len(indexes), time.process_time() - cpu
 
 
 def _load_documents_then_report(settings: Settings, db_url: str, ready: Any) -> None:
@@ -187,26 +191,43 @@ def _load_documents_then_report(settings: Settings, db_url: str, ready: Any) -> 
     ready.put(True)
 
 
-def render_ceiling(settings: Settings, db_url: str, count: int, workers: int) -> float:
-    """PDFs per second rendering ``count`` of the bills' invoices with ``workers`` processes
-    (500 distinct bills, cycled, so the data is the bill run's own). The clock starts once every
-    process has its invoices loaded: the ceiling is the renderer's pace, not process start-up."""
+@dataclass
+class Pace:
+    """Items per wall-clock second, and CPU seconds per item (all processes together)."""
+
+    per_second: float
+    cpu_per_item: float
+
+
+def render_ceiling(settings: Settings, db_url: str, count: int, workers: int) -> Pace:
+    """Rendering ``count`` of the bills' invoices with ``workers`` processes (500 distinct bills,
+    cycled, so the data is the bill run's own). The clock starts once every process has its
+    invoices loaded: the ceiling is the renderer's pace, not process start-up."""
     batches = [range(start, min(start + 50, count)) for start in range(0, count, 50)]
     if workers == 1:
         _load_documents(settings, db_url)
         started = time.perf_counter()
-        rendered = sum(_render_batch(batch) for batch in batches)
-        return rendered / (time.perf_counter() - started)
-    context = multiprocessing.get_context("spawn")
-    ready = context.Queue()
-    with context.Pool(
-        workers, initializer=_load_documents_then_report, initargs=(settings, db_url, ready)
-    ) as pool:
-        for _ in range(workers):
-            ready.get(timeout=300)
-        started = time.perf_counter()
-        rendered = sum(pool.imap_unordered(_render_batch, batches))
-        return rendered / (time.perf_counter() - started)
+        results = [_render_batch(batch) for batch in batches]
+    else:
+        context = multiprocessing.get_context("spawn")
+        ready = context.Queue()
+        with context.Pool(
+            workers, initializer=_load_documents_then_report, initargs=(settings, db_url, ready)
+        ) as pool:
+            for _ in range(workers):
+                ready.get(timeout=300)
+            started = time.perf_counter()
+            results = list(pool.imap_unordered(_render_batch, batches))
+    elapsed = time.perf_counter() - started
+    rendered = sum(n for n, _cpu in results)
+    return Pace(rendered / elapsed, sum(cpu for _n, cpu in results) / rendered)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the bill run's render processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def emit(metric: str, value: float, unit: str, **extra: object) -> None:
@@ -232,19 +253,27 @@ def main() -> None:
             db_url = deps.db.url.render_as_string(hide_password=False)
             # The ceiling is measured right before and right after the run and the higher one
             # kept, so load drift on this shared machine cannot flatter the ratio.
-            ceiling_before = render_ceiling(deps.settings, db_url, args.subscribers, workers)
+            before = render_ceiling(deps.settings, db_url, args.subscribers, workers)
+            cpu = _cpu_seconds()
             summary = run_bill_run(deps, PERIOD, workers=workers)
+            run_cpu_per_bill = (_cpu_seconds() - cpu) / max(summary.bills_created, 1)
             assert summary.bills_created == args.subscribers, summary
             rate = summary.bills_per_second
-            ceiling_after = render_ceiling(deps.settings, db_url, args.subscribers, workers)
-            ceiling = max(ceiling_before, ceiling_after)
+            after = render_ceiling(deps.settings, db_url, args.subscribers, workers)
+            ceiling = max(before.per_second, after.per_second)
+            render_cpu = min(before.cpu_per_item, after.cpu_per_item)
             deps.db.dispose()
             shutil.rmtree(root / f"run{workers}")
             emit("bill_run_with_pdfs", rate, "bills/s", workers=workers,
                  subscribers=args.subscribers, cdrs_each=args.cdrs_each,
                  target=150 if workers == 2 else None)  # fmt: skip
             emit("ceiling_render_pdfs_alone", ceiling, "PDFs/s", workers=workers,
-                 before=round(ceiling_before, 1), after=round(ceiling_after, 1))  # fmt: skip
+                 before=round(before.per_second, 1), after=round(after.per_second, 1))  # fmt: skip
+            # Wall-clock ratios swing with the other work on this machine; CPU time per bill
+            # does not: the share of the run's CPU (every process) that is rendering.
+            emit("cpu_ms_per_bill", 1000 * run_cpu_per_bill, "ms", workers=workers,
+                 rendering_alone=round(1000 * render_cpu, 3))  # fmt: skip
+            emit("cpu_ratio_to_ceiling", render_cpu / run_cpu_per_bill, "ratio", workers=workers)
             emit("ratio_to_ceiling", rate / ceiling, "ratio", workers=workers, target=0.7)
 
 

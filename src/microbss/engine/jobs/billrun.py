@@ -37,7 +37,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.pool import AsyncResult
-from pathlib import Path
 
 from microbss.engine.config import Settings
 from microbss.engine.deps import Deps
@@ -47,9 +46,8 @@ from microbss.engine.domain.errors import FailedPrecondition, InvalidArgument, N
 from microbss.engine.domain.periods import period_containing, period_ending_in, to_local
 from microbss.engine.jobs.invoice_pdf import (
     INVOICE_FOLDER,
-    InvoiceDocument,
     flush_to_disk,
-    write_invoices,
+    write_bill_invoices,
 )
 from microbss.engine.services.billing import (
     BillRequest,
@@ -279,14 +277,6 @@ def _flush_and_issue(deps: Deps, issued: list[tuple[int, str, str]]) -> None:
 # --- Rendering processes -------------------------------------------------------------------
 
 
-def _render_documents(job: tuple[Path, list[InvoiceDocument]]) -> list[tuple[int, str, str]]:
-    """Write the PDFs of one chunk, not yet flushed; (bill id, path, sha256) each. Runs in a
-    worker process when the run has several."""
-    data_dir, documents = job
-    saved = write_invoices(data_dir, documents)
-    return [(doc.bill.id, path, sha) for doc, (path, sha) in zip(documents, saved, strict=True)]
-
-
 def _run_chunks(
     deps: Deps,
     catalog: Catalog,
@@ -308,7 +298,7 @@ def _run_chunks(
                     deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
                 )
                 documents = invoice_documents(deps, catalog, outcome.bills, accounts)
-                issuer.add(_render_documents((deps.settings.data_dir, documents)))
+                issuer.add(write_bill_invoices(deps.settings.data_dir, documents))
                 yield result
         else:
             yield from _run_chunks_in_pool(
@@ -345,7 +335,7 @@ def _run_chunks_in_pool(
             )
             documents = invoice_documents(deps, catalog, outcome.bills, accounts)
             job = (deps.settings.data_dir, documents)
-            in_flight.append((pool.apply_async(_render_documents, (job,)), result))
+            in_flight.append((pool.apply_async(write_bill_invoices, job), result))
             # Bound the drafts waiting for PDFs: enough to keep every worker busy, no more.
             while in_flight and (len(in_flight) > 2 * workers or in_flight[0][0].ready()):
                 rendering, done = in_flight.popleft()

@@ -163,6 +163,15 @@ def write_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list
     return saved
 
 
+def write_bill_invoices(
+    data_dir: Path, documents: Sequence[InvoiceDocument]
+) -> list[tuple[int, str, str]]:
+    """:func:`write_invoices` as (bill id, path, sha256) per document. The bill run's render
+    processes run this: living here, it spares each of them importing the database layers."""
+    saved = write_invoices(data_dir, documents)
+    return [(doc.bill.id, path, sha) for doc, (path, sha) in zip(documents, saved, strict=True)]
+
+
 def save_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list[tuple[str, str]]:
     """:func:`write_invoices`, then flush them to disk together."""
     saved = write_invoices(data_dir, documents)
