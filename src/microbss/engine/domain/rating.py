@@ -270,6 +270,10 @@ class RateCard:
     def allowance_for(self, service_id: str, zone: Zone) -> Allowance | None:
         return self._allowances.get((service_id, zone))
 
+    def rate_at(self, service_id: str, zone: Zone, started_at_utc: datetime) -> Rate | None:
+        """The rate of an event: its band at ``started_at_utc``, then the tariff for it."""
+        return self._rates.get((service_id, zone, self.band_at(started_at_utc)))
+
     def band_at(self, started_at_utc: datetime) -> Band:
         """:func:`band_at` for this plan, from a per-hour cache."""
         peak = self.plan.peak_hours

@@ -738,14 +738,13 @@ class _FileLoad:
             line = found
         if zone is None:
             zone = zone_for_other_party(other_party, self._country_code)
-        card = line.card
-        band = card.band_at(started_at)
-        if card.rate_for(service_id, zone, band) is None:
+        rate = line.card.rate_at(service_id, zone, started_at)
+        if rate is None:
             return Rejected(
-                f"no tariff: price plan {card.plan.code} does not price {service_id} "
-                f"in zone {zone} band {band}"
+                f"no tariff: price plan {line.card.plan.code} does not price {service_id} "
+                f"in zone {zone} band {line.card.band_at(started_at)}"
             )
-        event = _new_event((cdr_id, service_id, started_at, quantity, zone, band, other_party))
+        event = _new_event((cdr_id, service_id, started_at, quantity, zone, rate.band, other_party))
         return (line.account, event)
 
     def _commit(self, writer: BatchWriter, pending: list[Pending], path: Path) -> None:
