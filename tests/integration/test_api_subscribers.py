@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from microbss.engine.deps import Deps
-from microbss.engine.storage.tables import audit_events, balances, resources, subscribers
+from microbss.engine.storage.tables import (
+    allowance_balances,
+    audit_events,
+    balances,
+    rated_cdrs,
+    resources,
+    subscribers,
+)
 from microbss.v1 import engine_pb2, types_pb2
 from tests.integration.conftest import (
     PREPAID_INITIAL_CREDIT,
@@ -94,6 +103,67 @@ def test_a_subscriber_is_found_by_id_and_by_msisdn(client: Client, inventory: In
     )
     assert by_id == created
     assert by_msisdn.id == created.id
+
+
+def test_a_subscriber_shows_this_periods_allowance_use_and_its_unbilled_total_once(
+    client: Client, inventory: Inventory, deps: Deps
+) -> None:
+    created = client.stub.CreateSubscriber(postpaid_request(inventory), metadata=client.md())
+    sms = next(a for a in created.allowances if a.service == "SMS")
+    start, end = sms.period_start.ToDatetime(), sms.period_end.ToDatetime()
+    with deps.db.begin() as conn:
+        conn.execute(
+            update(allowance_balances)
+            .where(
+                allowance_balances.c.subscriber_id == created.id,
+                allowance_balances.c.service_id == "SMS",
+            )
+            .values(used=7)
+        )
+        conn.execute(  # last period's row: not this period's use
+            insert(allowance_balances).values(
+                subscriber_id=created.id,
+                service_id="DATA",
+                period_start=start - timedelta(days=31),
+                period_end=start,
+                granted=1 << 30,
+                used=1 << 20,
+            )
+        )
+        conn.execute(
+            insert(rated_cdrs),
+            [unbilled_sms(created.id, n, charge_minor=10, at=start) for n in range(3)],
+        )
+
+    shown = client.stub.GetSubscriber(engine_pb2.GetSubscriberRequest(subscriber_id=created.id))
+
+    assert [(a.service, a.granted, a.used) for a in shown.allowances] == [
+        ("DATA", 1 << 30, 0),
+        ("SMS", 100, 7),
+    ]
+    assert {(a.period_start.ToDatetime(), a.period_end.ToDatetime()) for a in shown.allowances} == {
+        (start, end)
+    }
+    assert shown.unbilled == types_pb2.Money(amount_minor=30, currency="EUR")
+
+
+def unbilled_sms(subscriber_id: int, n: int, *, charge_minor: int, at: datetime) -> dict[str, Any]:
+    return {
+        "cdr_id": f"test-{subscriber_id}-{n}",
+        "subscriber_id": subscriber_id,
+        "service_id": "SMS",
+        "started_at": at,
+        "quantity": 1,
+        "other_party": "34600000000",
+        "zone": "NATIONAL",
+        "band": "ANY",
+        "billable_quantity": 1,
+        "allowance_used": 0,
+        "charge_minor": charge_minor,
+        "currency": "EUR",
+        "payment_type": "POSTPAID",
+        "rated_at": at,
+    }
 
 
 def test_getting_an_unknown_subscriber_is_not_found(client: Client, catalog: object) -> None:

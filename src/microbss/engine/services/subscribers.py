@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -132,26 +133,37 @@ def get_subscriber(
     deps: Deps, subscriber_id: int | None = None, msisdn: str | None = None
 ) -> SubscriberView:
     """One subscriber by id, or the active holder of an MSISDN, with balance, the current
-    period's allowances and the unbilled (postpaid) total.
+    period's allowances and the unbilled (postpaid) total, read in one query."""
+    now = deps.clock()
+    tz = deps.settings.tz
 
-    The two queries run without a snapshot between them (as on PostgreSQL): a rating commit
-    in between can show the newest allowance use beside the balance just before it.
-    """
+    def period_of(cycle_day: int | None) -> tuple[datetime, datetime]:
+        return _current_period(now, cycle_day or PREPAID_CYCLE_DAY, tz)
+
     with read_connection(deps.db) as conn:
         wanted = _subscriber_id(conn, subscriber_id, msisdn)
-        found = subscriber_repository.subscriber_row(conn, wanted)
-        if found is None:
-            raise NotFound(f"subscriber {wanted} does not exist", field="subscriber_id")
-        period = period_containing(
-            deps.clock(), found.cycle_day or PREPAID_CYCLE_DAY, deps.settings.tz
-        )
-        allowances = subscriber_repository.allowances_in_period(conn, found.subscriber, period)
+        found = subscriber_repository.subscriber_page(conn, wanted, now, period_of)
+    if found is None:
+        raise NotFound(f"subscriber {wanted} does not exist", field="subscriber_id")
     return SubscriberView(
         subscriber=found.subscriber,
         balance=found.balance,
-        allowances=tuple(allowances),
+        allowances=found.allowances,
         unbilled=Money(found.unbilled_minor, found.balance.currency),
     )
+
+
+# The last period computed per (cycle day, zone): every GetSubscriber needs one, and it only
+# changes once a month.
+_periods: dict[tuple[int, ZoneInfo], tuple[datetime, datetime]] = {}
+
+
+def _current_period(now: datetime, cycle_day: int, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    known = _periods.get((cycle_day, tz))
+    if known is not None and known[0] <= now < known[1]:
+        return known
+    period = _periods[(cycle_day, tz)] = period_containing(now, cycle_day, tz)
+    return period
 
 
 def _subscriber_id(conn: Connection, subscriber_id: int | None, msisdn: str | None) -> int:

@@ -3,12 +3,23 @@ main balance, current allowances and unbilled usage, and search with paging."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from microbss.engine.domain.catalog import PaymentType
 from microbss.engine.domain.money import Money
@@ -167,108 +178,118 @@ def _search_filters(query: SubscriberQuery) -> list[Any]:
     return filters
 
 
-# --- The subscriber page in two queries (GetSubscriber is the hottest read) -----------------
+# --- The subscriber page in one query (GetSubscriber is the hottest read) ------------------
 
-_unbilled_total = (
-    select(func.coalesce(func.sum(rated_cdrs.c.charge_minor), 0))
+# The unbilled total as a one-row derived table (computed once), not a correlated subquery
+# (which would be summed again for every allowance row of the page).
+_unbilled = (
+    select(func.coalesce(func.sum(rated_cdrs.c.charge_minor), 0).label("unbilled_minor"))
     .where(
-        rated_cdrs.c.subscriber_id == subscribers.c.id,
+        rated_cdrs.c.subscriber_id == bindparam("subscriber_id"),
         rated_cdrs.c.payment_type == "POSTPAID",
         rated_cdrs.c.bill_id.is_(None),
     )
-    .scalar_subquery()
+    .subquery("unbilled")
 )
 
-_VIEW_BY_ID = (
+# One row per allowance of the plan (one row without allowance columns when it has none), each
+# with the allowance row whose period contains ``now``, if rating has written one yet.
+_PAGE_BY_ID = (
     select(
         subscribers,
         _handsets.c.model.label("handset_model"),
         balances.c.amount_minor.label("balance_minor"),
         func.coalesce(balances.c.currency, price_plans.c.currency).label("currency"),
         bill_cycles.c.cycle_day,
-        _unbilled_total.label("unbilled_minor"),
+        _unbilled.c.unbilled_minor,
+        allowances.c.service_id.label("allowance_service_id"),
+        allowances.c.quantity.label("allowance_quantity"),
+        services.c.unit.label("allowance_unit"),
+        allowance_balances.c.period_start.label("allowance_period_start"),
+        allowance_balances.c.period_end.label("allowance_period_end"),
+        allowance_balances.c.granted.label("allowance_granted"),
+        allowance_balances.c.used.label("allowance_used"),
     )
     .select_from(subscribers)
     .join(price_plans, price_plans.c.id == subscribers.c.price_plan_id)
+    .join(_unbilled, true())
     .outerjoin(
         _handsets,
         and_(_handsets.c.type == "HANDSET", _handsets.c.value == subscribers.c.handset_imei),
     )
     .outerjoin(balances, balances.c.subscriber_id == subscribers.c.id)
     .outerjoin(bill_cycles, bill_cycles.c.id == subscribers.c.bill_cycle_id)
-    .where(subscribers.c.id == bindparam("subscriber_id"))
-)
-
-_ALLOWANCES_IN_PERIOD = (
-    select(
-        allowances.c.service_id,
-        allowances.c.quantity,
-        services.c.unit,
-        allowance_balances.c.granted,
-        allowance_balances.c.used,
-        allowance_balances.c.period_end,
-    )
-    .join(services, services.c.id == allowances.c.service_id)
+    .outerjoin(allowances, allowances.c.price_plan_id == subscribers.c.price_plan_id)
+    .outerjoin(services, services.c.id == allowances.c.service_id)
     .outerjoin(
         allowance_balances,
         and_(
-            allowance_balances.c.subscriber_id == bindparam("subscriber_id"),
+            allowance_balances.c.subscriber_id == subscribers.c.id,
             allowance_balances.c.service_id == allowances.c.service_id,
-            allowance_balances.c.period_start == bindparam("period_start"),
+            allowance_balances.c.period_start <= bindparam("now"),
+            allowance_balances.c.period_end > bindparam("now"),
         ),
     )
-    .where(allowances.c.price_plan_id == bindparam("price_plan_id"))
+    .where(subscribers.c.id == bindparam("subscriber_id"))
     .order_by(allowances.c.service_id)
 )
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriberRow:
-    """A subscriber with what its page needs: main balance, unbilled total, cycle day."""
+class SubscriberPage:
+    """A subscriber with what its page needs: main balance, unbilled total, and the current
+    period's allowances with what is used so far."""
 
     subscriber: Subscriber
     balance: Money
     unbilled_minor: int
-    cycle_day: int | None
+    allowances: tuple[AllowanceState, ...]
 
 
-def subscriber_row(conn: Connection, subscriber_id: int) -> SubscriberRow | None:
-    row = conn.execute(_VIEW_BY_ID, {"subscriber_id": subscriber_id}).first()
-    if row is None:
+def subscriber_page(
+    conn: Connection,
+    subscriber_id: int,
+    now: datetime,
+    period_of: Callable[[int | None], tuple[datetime, datetime]],
+) -> SubscriberPage | None:
+    """The subscriber's page as of ``now`` in one query; ``period_of(cycle_day)`` gives the
+    allowance period (the subscriber's bill cycle day, None for prepaid)."""
+    rows = conn.execute(_PAGE_BY_ID, {"subscriber_id": subscriber_id, "now": now}).all()
+    if not rows:
         return None
-    return SubscriberRow(
-        subscriber=subscriber_from_row(row),
-        balance=Money(row.balance_minor or 0, row.currency),
-        unbilled_minor=int(row.unbilled_minor or 0),
-        cycle_day=row.cycle_day,
+    first = rows[0]
+    period = period_of(first.cycle_day)
+    return SubscriberPage(
+        subscriber=subscriber_from_row(first),
+        balance=Money(first.balance_minor or 0, first.currency),
+        unbilled_minor=int(first.unbilled_minor or 0),
+        allowances=_allowance_states(rows, period),
     )
 
 
-def allowances_in_period(
-    conn: Connection, subscriber: Subscriber, period: tuple[datetime, datetime]
-) -> list[AllowanceState]:
-    """The plan's allowances for ``period`` with what is used so far (same rules as
-    the allowance rows rating writes)."""
+def _allowance_states(
+    rows: Sequence[Any], period: tuple[datetime, datetime]
+) -> tuple[AllowanceState, ...]:
+    """The plan's allowances for ``period`` (same rules as the allowance rows rating writes):
+    a service without a row for exactly this period has its full quantity left."""
     start, end = period
-    rows = conn.execute(
-        _ALLOWANCES_IN_PERIOD,
-        {
-            "subscriber_id": subscriber.id,
-            "period_start": start,
-            "price_plan_id": subscriber.price_plan_id,
-        },
-    )
-    return [
-        AllowanceState(
-            service_id=row.service_id,
-            unit=row.unit,
-            granted=row.quantity if row.granted is None else row.granted,
-            used=row.used or 0,
+    states: dict[str, AllowanceState] = {}
+    for row in rows:
+        service_id = row.allowance_service_id
+        if service_id is None:  # the plan has no allowances
+            continue
+        written = row.allowance_period_start == start
+        if service_id in states and not written:
+            continue
+        states[service_id] = AllowanceState(
+            service_id=service_id,
+            unit=row.allowance_unit,
+            granted=row.allowance_granted if written else row.allowance_quantity,
+            used=(row.allowance_used or 0) if written else 0,
             period_start=start,
-            period_end=row.period_end or end,
+            period_end=row.allowance_period_end if written else end,
         )
-        for row in rows
-    ]
+    return tuple(states.values())
 
 
 # --- Writing ---------------------------------------------------------------------------------
