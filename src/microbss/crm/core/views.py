@@ -21,7 +21,7 @@ from microbss.crm.audit.wording import event_rows
 from microbss.crm.vat.rates import current_vat_rate
 
 log = logging.getLogger(__name__)
-RECENT_EVENTS = 8
+RECENT_EVENTS = 6
 
 
 @csr_required

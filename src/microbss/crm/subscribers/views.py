@@ -345,7 +345,7 @@ def execute_billing(request: HttpRequest, subscriber_id: int) -> HttpResponse:
 @engine_view
 def terminate(request: HttpRequest, subscriber_id: int) -> HttpResponse:
     """Confirmation page with a required reason; then the final bill and the line terminated."""
-    context = _page_context(request, subscriber_id, "profile")
+    context = _page_context(request, subscriber_id, "terminate")
     subscriber: Subscriber = context["subscriber"]
     if not subscriber.is_active:
         messages.info(request, _("This line is already terminated."))

@@ -7,6 +7,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from microbss.crm.core.date_input import OperatorDateInput
+
 
 class VatRateForm(forms.Form):
     rate = forms.DecimalField(
@@ -21,6 +23,5 @@ class VatRateForm(forms.Form):
     effective_from = forms.DateField(
         label=_("Effective from"),
         help_text=_("The first day (operator's time zone) the rate applies."),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        input_formats=["%Y-%m-%d"],
+        widget=OperatorDateInput(),
     )
