@@ -150,3 +150,34 @@ def test_a_bad_window_or_message_size_is_an_invalid_argument_naming_the_field(
     too_big = rpc_error(lambda: usage(client, ana, rows_per_message=6000))
     assert too_big.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "rows_per_message" in (too_big.details() or "")
+
+
+def test_billed_usage_shows_the_bill_that_carries_it_and_the_allowance_it_used(
+    deps: Deps, client: Client, tmp_path: Path
+) -> None:
+    seed_catalog(deps)
+    bea = add_subscriber(deps, ANA, prepaid=False)
+    # Two calls on the 10th of last month, well inside one billing period (cycle day 1).
+    this_month = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first = (this_month - timedelta(days=1)).replace(day=10, hour=9)
+    cdrs = tmp_path / "u.csv"
+    # The plan includes 120 s of national voice: the first call uses 60 s of it, the second the
+    # other 60 s and pays for the rest.
+    cdrs.write_text(
+        "cdr_id,msisdn,service,start_time,quantity,other_party,zone\n"
+        f"B1,{ANA},VOICE,{first.isoformat()}Z,60,34911000000,NATIONAL\n"
+        f"B2,{ANA},VOICE,{(first + timedelta(hours=1)).isoformat()}Z,120,34911000000,NATIONAL\n",
+        encoding="utf-8",
+    )
+    load_cdr_files(deps, [cdrs], progress=False)
+    bill = client.stub.ExecuteBilling(
+        engine_pb2.ExecuteBillingRequest(subscriber_id=bea), metadata=client.md()
+    )
+
+    (chunk,) = usage(client, bea)
+
+    assert [(c.cdr_id, c.allowance_used, c.bill_id) for c in chunk.cdrs] == [
+        ("B2", 60, bill.bill_id),
+        ("B1", 60, bill.bill_id),
+    ]
+    assert chunk.cdrs[1].charge.amount_minor == 0 and chunk.cdrs[0].charge.amount_minor > 0
