@@ -425,12 +425,12 @@ def rate_events(
     for every CDR."""
     rated: list[RatedEvent] = []
     balances, allowances, period_of = state.balances, state.allowances, state.period_of
-    plan: PricePlan | None = None
-    rates: dict[tuple[str, Zone, Band], Rate] = {}
+    # id(plan) -> its rates: the plans are alive (the accounts hold them) while this runs.
+    rates_of: dict[int, dict[tuple[str, Zone, Band], Rate]] = {}
     for account, event in sorted(items, key=_pair_order):
-        if account.plan is not plan:  # events of one plan often follow each other
-            plan = account.plan
-            rates = state.card(plan)._rates
+        rates = rates_of.get(id(account.plan))
+        if rates is None:
+            rates = rates_of[id(account.plan)] = state.card(account.plan)._rates
         _cdr_id, service_id, started_at, quantity, zone, band, _other = event
         rate = rates.get((service_id, zone, band))
         if rate is None:
