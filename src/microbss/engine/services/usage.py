@@ -4,8 +4,8 @@ The window defaults to the three calendar months before ``to`` (``to`` defaults 
 span at most 13 months. Rows come from one query on the (subscriber_id, started_at) index,
 newest first, fetched from the driver's cursor one message's worth at a time, so a stream of
 100k CDRs never holds them all in memory. The query's read snapshot stays open while the
-client reads (well under a second for 100k rows at full speed); a stalled client is cut off
-by its deadline or by gRPC's keepalive.
+client reads: well under a second for 100k rows at full speed; a client that stops reading
+holds it until its call ends (its deadline or a cancel closes the cursor).
 
 Speed: a chunk is handed over as the driver's tuples (:class:`UsageRows`), not one object per
 CDR; the API maps them straight into stream messages, start times as integer seconds and nanos.
