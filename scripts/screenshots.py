@@ -242,7 +242,7 @@ def admin_pages(url: str, pins: Iterator[str]) -> list[tuple[str, Callable[[Page
          go("/admin/vouchers/confirm/?new_state=ERROR&serial=000000000003")),
         ("admin-batch-withdraw", go("/admin/vouchers/confirm/?new_state=ERROR&batch=DEMO")),
         ("admin-audit", go("/admin/audit/")),
-        ("admin-audit-search", go("/admin/audit/?q=vat")),
+        ("admin-audit-search", go("/admin/audit/?action=voucher.redeem")),
         ("404", go("/no-such-page/")),
     ]  # fmt: skip
 
