@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# WAL pages after which a commit checkpoints by itself (SQLite's default: 1000). UnitOfWork
+# checkpoints from a side thread long before (uow.py); this is the safety net.
+SQLITE_AUTOCHECKPOINT_PAGES = 4000
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -44,6 +47,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
