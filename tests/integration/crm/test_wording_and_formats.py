@@ -182,3 +182,27 @@ def test_a_spanish_rep_types_the_date_of_birth_day_first(
     created = max(fake_engine.subscribers.values(), key=lambda s: s.id)
     born = created.date_of_birth
     assert (born.year, born.month, born.day) == (1990, 5, 17)
+
+
+def test_audit_details_read_as_lines_and_a_change_as_from_and_to() -> None:
+    from microbss.crm.audit.wording import details_lines
+
+    lines = details_lines({"theme": {"from": "light", "to": "dark"}, "updated_count": 3})
+    assert lines == [("theme", "light \u2192 dark"), ("updated count", "3")]
+
+
+def test_every_message_of_the_crm_has_a_finished_spanish_translation() -> None:
+    import gettext
+    from pathlib import Path
+
+    import microbss.crm
+
+    po = Path(microbss.crm.__file__).parent / "locale/es/LC_MESSAGES/django.po"
+    entries = po.read_text(encoding="utf-8").split("\n\n")[1:]  # the first is the header
+    live = [e for e in entries if "\nmsgid " in "\n" + e and not e.lstrip().startswith("#~")]
+    fuzzy = [e for e in live if "#, fuzzy" in e]
+    untranslated = [e for e in live if e.rstrip().endswith('msgstr ""')]
+    assert not fuzzy and not untranslated, (fuzzy + untranslated)[:3]
+    with po.with_suffix(".mo").open("rb") as compiled:
+        catalog = gettext.GNUTranslations(compiled)._catalog  # type: ignore[attr-defined]
+    assert len(catalog) > len(live), "the .mo is older than the .po: run compilemessages"

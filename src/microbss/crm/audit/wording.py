@@ -8,8 +8,10 @@ stays available as the audit log's filter value and as the label's tooltip.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -126,6 +128,20 @@ def target_wording(target: str, users: dict[str, int] | None = None) -> TargetWo
     return describe(value, users or {})
 
 
+def details_lines(details: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The details as (key, value) lines; a change ``{"from": a, "to": b}`` reads ``a → b``."""
+    lines = []
+    for key, value in sorted(details.items()):
+        if isinstance(value, Mapping) and set(value) == {"from", "to"}:
+            text = f"{value['from']} \u2192 {value['to']}"
+        elif isinstance(value, str):
+            text = value
+        else:
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        lines.append((key.replace("_", " "), text))
+    return lines
+
+
 @dataclass(frozen=True)
 class EventRow:
     """One audit row as a person reads it."""
@@ -135,6 +151,7 @@ class EventRow:
     icon: str
     target: TargetWording | None
     actor_known: bool
+    details: list[tuple[str, str]]
 
 
 def event_rows(events: Iterable[AuditEvent]) -> list[EventRow]:
@@ -153,6 +170,7 @@ def event_rows(events: Iterable[AuditEvent]) -> list[EventRow]:
             icon=ACTIONS[e.action].icon if e.action in ACTIONS else "dot",
             target=target_wording(e.target, users),
             actor_known=e.actor != ANONYMOUS_ACTOR,
+            details=details_lines(e.details or {}),
         )
         for e in events
     ]
