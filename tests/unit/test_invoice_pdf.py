@@ -3,7 +3,10 @@ atomic writes and a path that cannot leave the invoice folder."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +27,7 @@ from microbss.engine.jobs.invoice_pdf import (
     render_invoice,
     resolve_invoice_path,
     save_invoices,
+    write_atomically,
 )
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -130,6 +134,23 @@ def test_saving_writes_the_pdf_under_year_month_subscriber_and_leaves_no_temp_fi
     assert (tmp_path / relative).read_bytes().startswith(b"%PDF-")
     assert len(sha) == 64
     assert list(tmp_path.rglob("*.tmp")) == []
+
+
+def test_writing_removes_a_dead_writers_temp_file_but_not_a_live_ones(tmp_path: Path) -> None:
+    target = tmp_path / "invoices" / "2026" / "04" / "42" / "INV-2026-000123.pdf"
+    target.parent.mkdir(parents=True)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+    host = socket.gethostname().replace("~", "-")
+    dead = target.parent / f".{target.name}.{host}~{finished.stdout.strip()}.k1ll3d00.tmp"
+    live = target.parent / f".{target.name}.{host}~{os.getpid()}.w0rk1ng0.tmp"
+    for temp in (dead, live):
+        temp.write_bytes(b"%PDF-half")
+
+    write_atomically(target, b"%PDF-whole")
+
+    assert target.read_bytes() == b"%PDF-whole"
+    assert not dead.exists() and live.exists()
 
 
 @pytest.mark.parametrize(

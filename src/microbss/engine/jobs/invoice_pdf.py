@@ -14,6 +14,7 @@ import ctypes
 import hashlib
 import io
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -46,6 +47,7 @@ QUANTITY_RIGHT = PAGE_WIDTH - MARGIN - 120
 AMOUNT_RIGHT = PAGE_WIDTH - MARGIN
 DESCRIPTION_CHARS = 60
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+_HOST = socket.gethostname().replace("~", "-")
 _KIND_TITLES = {
     BillKind.MONTHLY: "Invoice",
     BillKind.ON_DEMAND: "Invoice (on request)",
@@ -122,7 +124,7 @@ def write_atomically(path: Path, data: bytes) -> None:
         remove_stale_temp_files(path)
     except FileNotFoundError:
         folder.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{_writer()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -144,11 +146,37 @@ def flush_to_disk(folder: Path) -> None:
         os.close(fd)
 
 
+def _writer() -> str:
+    """Who writes a temp file: host and process, so that only a dead writer's are removed."""
+    return f"{_HOST}~{os.getpid()}"
+
+
+def _writer_is_gone(writer: str) -> bool:
+    host, tilde, pid = writer.rpartition("~")
+    if not tilde or not pid.isdigit():
+        return True  # no writer in the name: left by an older version, nobody will rename it
+    if host != _HOST:
+        return False  # another host's writer: not this host's to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, under another user
+    return False
+
+
 def remove_stale_temp_files(path: Path) -> None:
-    """Delete temp files a killed writer left beside ``path``."""
-    if path.parent.is_dir():
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+    """Delete temp files a killed writer left beside ``path``. A live writer's are left alone:
+    two runs at once may both be finishing the same DRAFT bill, and each must find its own temp
+    file to rename. Temp files of writers on other hosts are left for those hosts."""
+    if not path.parent.is_dir():
+        return
+    prefix = f".{path.name}."
+    for temp in path.parent.glob(f"{prefix}*.tmp"):
+        writer = temp.name[len(prefix) : -len(".tmp")].rpartition(".")[0]
+        if _writer_is_gone(writer):
+            temp.unlink(missing_ok=True)
 
 
 def write_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list[tuple[str, str]]:
