@@ -54,4 +54,6 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode:  # "" (uow.read_connection): no transaction, each statement reads on its own
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            # Straight to the driver: pysqlite keeps no transaction state of its own here
+            # (isolation_level None), and it spares every transaction a full SQLAlchemy execute.
+            connection.connection.driver_connection.execute(f"BEGIN {mode}")
