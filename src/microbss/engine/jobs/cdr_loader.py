@@ -42,7 +42,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from microbss.engine.deps import Deps
-from microbss.engine.domain.catalog import Catalog, PaymentType
+from microbss.engine.domain.catalog import Band, Catalog, PaymentType, Zone
 from microbss.engine.domain.errors import InvalidArgument
 from microbss.engine.domain.periods import PREPAID_CYCLE_DAY
 from microbss.engine.domain.rating import (
@@ -611,7 +611,10 @@ def _sqlite_time(instant: datetime) -> str:
     return instant.isoformat(" ", "microseconds")
 
 
-_PAYMENT_TYPE = {True: PaymentType.PREPAID, False: PaymentType.POSTPAID}
+_PAYMENT_TYPE = {True: PaymentType.PREPAID.value, False: PaymentType.POSTPAID.value}
+# Zones and bands as plain str: sqlite3 binds a str subclass (a StrEnum member) through its
+# adapter lookup, which made the insert of a row ~1.4 us slower.
+_TEXT: dict[str, str] = {member: member.value for member in (*Zone, *Band)}
 
 
 def rated_rows(
@@ -621,9 +624,8 @@ def rated_rows(
     time_value: Callable[[datetime], Any] | None,
 ) -> list[tuple[Any, ...]]:
     """The ``rated_cdrs`` rows (in :data:`RATED_CDR_COLUMNS` order) of rated events, times
-    through ``time_value`` (None: as they are). Zone, band and payment type stay StrEnum
-    members: both drivers write them as their text."""
-    flags = (0, FLAG_NEGATIVE_BALANCE)
+    through ``time_value`` (None: as they are)."""
+    flags, text = (0, FLAG_NEGATIVE_BALANCE), _TEXT
     return [
         (
             event.cdr_id,
@@ -632,8 +634,8 @@ def rated_rows(
             time_value(event.started_at) if time_value else event.started_at,
             event.quantity,
             event.other_party,
-            charge.zone,
-            charge.band,
+            text[charge.zone],
+            text[charge.band],
             charge.billable_quantity,
             charge.allowance_used,
             charge.amount,
