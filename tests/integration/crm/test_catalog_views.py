@@ -49,7 +49,7 @@ def test_a_plan_shows_tariffs_in_words_and_its_allowances(alice_client: Client, 
     assert "€0.09 per minute" in page and "per-second billing" in page and "1 min" in page
     assert "€0.02 per MB" in page and "in steps of 1 KB" in page
     assert "€0.05 per event" in page
-    assert "Voice calls" in page and "100 min" in page and "NATIONAL" in page
+    assert "Voice calls" in page and "100 min" in page and "(National)" in page
     assert "Europe/Madrid" in page
 
 

@@ -54,12 +54,12 @@ ACTIONS: dict[str, ActionWording] = {
 }
 
 
-def action_label(code: str, result: str = Result.OK) -> str:
+def action_label(code: str, result: str = "OK") -> str:
     """The action in words; an unknown code (from a newer release) is shown as it is."""
     wording = ACTIONS.get(code)
     if wording is None:
         return code
-    if result != Result.OK and wording.refused_label is not None:
+    if result != str(Result.OK) and wording.refused_label is not None:
         return str(wording.refused_label)
     return str(wording.label)
 

@@ -33,7 +33,7 @@ class TariffRow:
 class AllowanceRow:
     service: str
     quantity: str
-    zones: str
+    zones: tuple[str, ...]  # codes; the page words them (core/_zone.html)
 
 
 def _unit_of(ref: RefData, service_id: str) -> str:
@@ -62,7 +62,7 @@ def _allowance_rows(ref: RefData, plan: PricePlan) -> list[AllowanceRow]:
         AllowanceRow(
             service_name(ref, a.service),
             quantity_wording(a.quantity, _unit_of(ref, a.service)),
-            ", ".join(a.zones),
+            tuple(a.zones),
         )
         for a in plan.allowances
     ]
