@@ -247,7 +247,15 @@ def admin_pages(url: str, pins: Iterator[str]) -> list[tuple[str, Callable[[Page
     ]  # fmt: skip
 
 
-SPANISH = ("home", "subscriber-new-errors", "subscriber-postpaid-bills", "admin-vouchers", "404")
+SPANISH = (
+    "home",
+    "subscriber-new-errors",
+    "subscriber-postpaid-profile",
+    "subscriber-postpaid-bills",
+    "admin-vouchers",
+    "admin-audit",
+    "404",
+)
 
 
 def shoot_everything(browser: Browser, stack: Stack, shooter: Shooter, password: str) -> None:
