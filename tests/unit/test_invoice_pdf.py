@@ -28,6 +28,7 @@ from microbss.engine.jobs.invoice_pdf import (
     resolve_invoice_path,
     save_invoices,
     write_atomically,
+    write_invoice_file,
 )
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -133,6 +134,16 @@ def test_saving_writes_the_pdf_under_year_month_subscriber_and_leaves_no_temp_fi
     assert relative == "invoices/2026/04/42/INV-2026-000123.pdf"
     assert (tmp_path / relative).read_bytes().startswith(b"%PDF-")
     assert len(sha) == 64
+    assert list(tmp_path.rglob("*.tmp")) == []
+
+
+def test_a_half_written_invoice_a_killed_writer_left_is_replaced_whole(tmp_path: Path) -> None:
+    target = tmp_path / "invoices" / "2026" / "04" / "42" / "INV-2026-000123.pdf"
+    write_invoice_file(target, b"%PDF-ha")  # the first writer died after these bytes
+
+    write_invoice_file(target, b"%PDF-whole")
+
+    assert target.read_bytes() == b"%PDF-whole"
     assert list(tmp_path.rglob("*.tmp")) == []
 
 

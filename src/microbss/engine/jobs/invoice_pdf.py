@@ -1,6 +1,6 @@
-"""Invoice PDFs: render a bill as a customer-readable A4 invoice and write it atomically under the
-data directory at ``invoices/{year}/{month}/{subscriber_id}/{invoice_number}.pdf`` (year and month
-of the bill's period end, in the operator's time zone).
+"""Invoice PDFs: render a bill as a customer-readable A4 invoice and write it under the data
+directory at ``invoices/{year}/{month}/{subscriber_id}/{invoice_number}.pdf`` (year and month of
+the bill's period end, in the operator's time zone), complete before its bill is issued.
 
 Rendering uses ReportLab's canvas API directly (about twice as fast as Platypus) and is
 deterministic (``invariant``): the same bill always gives the same bytes, so two processes
@@ -110,21 +110,44 @@ def resolve_invoice_path(data_dir: Path, relative_path: str) -> Path:
     return path
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: a reader (or a killed process) sees no file or all of it.
+def write_invoice_file(path: Path, data: bytes) -> None:
+    """Write a bill's PDF to ``path``, complete before the caller flushes it and marks the bill
+    ISSUED (GetInvoice serves ISSUED bills only).
 
-    Not flushed to disk here: the caller flushes a whole batch at once (:func:`flush_to_disk`),
-    since one flush per file costs more than rendering the invoice. Temp files a killed writer
-    left beside ``path`` are removed first; a folder made just now has none to look for.
+    A new file is written in place: creating a temp file and renaming it doubles the file-system
+    cost per invoice here (rename is the dearest step). A file that already exists is replaced
+    atomically instead (:func:`write_atomically`): it is one a killed writer left half-written
+    for a bill still DRAFT, or one another run finishing the same DRAFT bill is writing, and a
+    reader must never see it half-written once either run has issued the bill.
     """
     folder = path.parent
     try:
         folder.mkdir()
     except FileExistsError:
-        remove_stale_temp_files(path)
+        pass
     except FileNotFoundError:
         folder.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.{_writer()}.", suffix=".tmp")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        write_atomically(path, data)
+        return
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``: a reader (or a killed process) sees no file or all of it.
+
+    Not flushed to disk here: the caller flushes a whole batch at once (:func:`flush_to_disk`),
+    since one flush per file costs more than rendering the invoice. Temp files a killed writer
+    left beside ``path`` are removed first.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path)
+    fd, temp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{_writer()}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -186,7 +209,7 @@ def write_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list
     for document in documents:
         relative = invoice_relative_path(document.bill, document.operator.tz)
         pdf = render_invoice(document)
-        write_atomically(data_dir / relative, pdf)
+        write_invoice_file(data_dir / relative, pdf)
         saved.append((relative, hashlib.sha256(pdf).hexdigest()))
     return saved
 
