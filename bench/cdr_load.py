@@ -13,13 +13,16 @@ ratio also comes as CPU seconds (``cpu_ratio``), which that load disturbs less. 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import multiprocessing
 import random
 import resource
 import sqlite3
 import tempfile
 import time as clock
 from datetime import date, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -143,15 +146,19 @@ def write_cdrs(path: Path, count: int, subscriber_count: int) -> None:
             )
 
 
-def split_file(path: Path, parts: int) -> list[Path]:
-    """``path`` as ``parts`` CDR files of consecutive rows, each with the header."""
-    header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    size = -(-len(rows) // parts)
-    files = []
-    for n, start in enumerate(range(0, len(rows), size)):
-        part = path.with_name(f"{path.stem}-{n:03d}.csv")
-        part.write_text(header + "".join(rows[start : start + size]), encoding="utf-8")
-        files.append(part)
+def split_file(path: Path, parts: int, rows: int) -> list[Path]:
+    """``path`` (a header, then ``rows`` rows) as ``parts`` CDR files of consecutive rows, each
+    with the header; streamed, so that the benchmark's peak memory stays the loader's."""
+    size = -(-rows // parts)
+    files: list[Path] = []
+    with path.open(encoding="utf-8") as source:
+        header = next(source)
+        for n in range(parts):
+            part = path.with_name(f"{path.stem}-{n:03d}.csv")
+            with part.open("w", encoding="utf-8") as out:
+                out.write(header)
+                out.writelines(itertools.islice(source, size))
+            files.append(part)
     path.unlink()
     return files
 
@@ -161,44 +168,59 @@ class Ceiling:
     batches (one commit each), into the same table with the same indexes in a fresh database,
     on a connection set up as the loader's (WAL, synchronous NORMAL, the same page cache).
     Timed slice by slice, right after the loader stored those rows, so that both run under the
-    same load of this shared machine."""
+    same load of this shared machine; in a child process, so that its page cache does not
+    count in the loader's peak memory."""
 
-    def __init__(self, db_path: Path, batch_size: int) -> None:
-        self._connection = sqlite3.connect(db_path, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        self._connection.execute("PRAGMA synchronous=NORMAL")
-        self._connection.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
-        self._batch_size = batch_size
+    def __init__(self, load_db: Path, ceiling_db: Path, batch_size: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child_end = context.Pipe()
+        self._child = context.Process(
+            target=_ceiling_child, args=(child_end, load_db, ceiling_db, batch_size)
+        )
+        self._child.start()
         self.rows = 0
         self.seconds = 0.0
         self.cpu_seconds = 0.0
 
-    def insert(self, rows: list[tuple[object, ...]]) -> None:
-        started, cpu = clock.perf_counter(), clock.process_time()
-        for start in range(0, len(rows), self._batch_size):
-            self._connection.execute("BEGIN IMMEDIATE")
-            self._connection.executemany(
-                INSERT_RATED_CDR_SQLITE, rows[start : start + self._batch_size]
-            )
-            self._connection.execute("COMMIT")
-        self.seconds += clock.perf_counter() - started
-        self.cpu_seconds += clock.process_time() - cpu
-        self.rows += len(rows)
+    def insert_stored(self) -> None:
+        """Insert the rows the loader stored since the last call, timed."""
+        self._pipe.send("insert")
+        rows, seconds, cpu_seconds = self._pipe.recv()
+        self.rows += rows
+        self.seconds += seconds
+        self.cpu_seconds += cpu_seconds
 
     def close(self) -> None:
-        self._connection.close()
+        self._pipe.send("stop")
+        self._child.join()
 
 
-def stored_rows(db_path: Path, after_id: int, limit: int) -> list[tuple[object, ...]]:
-    connection = sqlite3.connect(db_path)
-    try:
-        return connection.execute(
-            f"SELECT {', '.join(RATED_CDR_COLUMNS)}, id FROM rated_cdrs WHERE id > ?"
-            " ORDER BY id LIMIT ?",
-            (after_id, limit),
-        ).fetchall()
-    finally:
-        connection.close()
+def _ceiling_child(pipe: Connection, load_db: Path, ceiling_db: Path, batch_size: int) -> None:
+    target = sqlite3.connect(ceiling_db, isolation_level=None)
+    target.execute("PRAGMA journal_mode=WAL")
+    target.execute("PRAGMA synchronous=NORMAL")
+    target.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
+    source = sqlite3.connect(load_db)
+    query = (
+        f"SELECT id, {', '.join(RATED_CDR_COLUMNS)} FROM rated_cdrs"
+        " WHERE id > ? ORDER BY id LIMIT ?"
+    )
+    last_id = 0
+    while pipe.recv() == "insert":
+        rows, seconds, cpu_seconds = 0, 0.0, 0.0
+        while batch := source.execute(query, (last_id, batch_size)).fetchall():
+            last_id = batch[-1][0]
+            values = [row[1:] for row in batch]
+            started, cpu = clock.perf_counter(), clock.process_time()
+            target.execute("BEGIN IMMEDIATE")
+            target.executemany(INSERT_RATED_CDR_SQLITE, values)
+            target.execute("COMMIT")
+            seconds += clock.perf_counter() - started
+            cpu_seconds += clock.process_time() - cpu
+            rows += len(values)
+        pipe.send((rows, seconds, cpu_seconds))
+    source.close()
+    target.close()
 
 
 def emit(metric: str, value: float, unit: str, **extra: object) -> None:
@@ -219,13 +241,13 @@ def main() -> None:
         seed_subscribers(deps, args.subscribers)
         cdr_file = root / "cdrs.csv"
         write_cdrs(cdr_file, args.cdrs, args.subscribers)
-        parts = split_file(cdr_file, args.files)
+        parts = split_file(cdr_file, args.files, args.cdrs)
         build_deps(load_settings({"MICROBSS_DATA_DIR": str(root / "ceiling")})).db.dispose()
-        bare = Ceiling(root / "ceiling" / "engine.sqlite3", args.batch_size)
+        load_db = root / "load" / "engine.sqlite3"
+        bare = Ceiling(load_db, root / "ceiling" / "engine.sqlite3", args.batch_size)
 
         read = rated = rejected = 0
         seconds = cpu_seconds = 0.0
-        last_id = 0
         for part in parts:
             cpu = clock.process_time()
             summary = load_cdr_files(deps, [part], batch_size=args.batch_size, progress=False)
@@ -236,9 +258,7 @@ def main() -> None:
                 rated + summary.rated,
                 rejected + summary.rejected,
             )
-            while rows := stored_rows(root / "load" / "engine.sqlite3", last_id, args.batch_size):
-                last_id = int(str(rows[-1][-1]))
-                bare.insert([row[:-1] for row in rows])
+            bare.insert_stored()
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         assert rated + rejected == args.cdrs == bare.rows, (rated, rejected, bare.rows)
         bare.close()
