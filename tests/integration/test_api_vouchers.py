@@ -9,12 +9,17 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from microbss.engine.deps import Deps
+from microbss.engine.domain.errors import FailedPrecondition
 from microbss.engine.domain.periods import utcnow
-from microbss.engine.domain.voucher import VoucherState
-from microbss.engine.storage.tables import audit_events, balances, throttle_events
+from microbss.engine.domain.subscriber import SubscriberStatus
+from microbss.engine.domain.voucher import VoucherState, hash_pin
+from microbss.engine.services import vouchers
+from microbss.engine.storage import voucher_repository
+from microbss.engine.storage.tables import audit_events, balances, subscribers, throttle_events
+from microbss.engine.storage.uow import UnitOfWork, read_connection
 from microbss.v1 import engine_pb2, types_pb2
 from tests.integration.conftest import (
     PREPAID_INITIAL_CREDIT,
@@ -204,6 +209,40 @@ def test_fifty_racing_redeems_of_one_pin_credit_the_balance_exactly_once(
     assert outcomes.count(grpc.StatusCode.FAILED_PRECONDITION) == 49
     after = client.stub.GetSubscriber(engine_pb2.GetSubscriberRequest(subscriber_id=prepaid.id))
     assert after.balance.amount_minor == PREPAID_INITIAL_CREDIT + 1000
+
+
+def test_a_subscriber_terminated_after_the_checks_is_not_credited_and_the_voucher_stays_new(
+    client: Client, prepaid: types_pb2.Subscriber, deps: Deps
+) -> None:
+    # RedeemVoucher checks the subscriber and finds the voucher before it takes the write lock;
+    # the credit inside the lock must still refuse a line terminated in between.
+    (serial,) = add_vouchers(deps, "B1", [PIN])
+    now = utcnow()
+    with read_connection(deps.db) as conn:
+        found = voucher_repository.find_redeemable(conn, hash_pin(PIN, deps.settings.secret), now)
+    assert found is not None
+    with UnitOfWork(deps.db, write=True) as uow:
+        uow.conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id == prepaid.id)
+            .values(status=SubscriberStatus.TERMINATED.value)
+        )
+        uow.commit()
+
+    with (
+        pytest.raises(FailedPrecondition, match="terminated"),
+        UnitOfWork(deps.db, write=True) as uow,
+    ):
+        vouchers._take_and_credit(uow.conn, "csr.ana", prepaid.id, found, now)
+        uow.commit()
+
+    (voucher,) = client.stub.SelectVouchers(
+        engine_pb2.SelectVouchersRequest(serial=serial)
+    ).vouchers
+    assert voucher.state == types_pb2.NEW
+    with deps.db.connect() as conn:
+        balance = conn.execute(select(balances.c.amount_minor)).scalar_one()
+    assert balance == PREPAID_INITIAL_CREDIT
 
 
 def test_vouchers_are_listed_by_state_batch_and_serial_prefix_with_paging(

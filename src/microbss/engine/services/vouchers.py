@@ -2,7 +2,7 @@
 
 Redemption is guarded three ways: the PIN's format is checked before anything else; wrong PINs
 are counted per subscriber and per caller, and 5 in 15 minutes lock that key out
-(RESOURCE_EXHAUSTED) before the database is even asked; the voucher is taken with one conditional
+(RESOURCE_EXHAUSTED) before the PIN is even looked up; the voucher is taken with one conditional
 UPDATE (state NEW and not expired), so of many concurrent redemptions of one PIN exactly one
 credits the balance.
 
