@@ -33,6 +33,9 @@ class Settings:
     country_code: str = "34"
     msisdn_quarantine_days: int = 90
     max_message_bytes: int = 4 * 1024 * 1024
+    # See api/server.py: few threads suit the GIL and SQLite; more suit PostgreSQL or many
+    # long streams (each usage stream or invoice download holds a worker while it runs).
+    workers: int = 4
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -56,6 +59,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _bounded(env: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _int(env, name, default)
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -82,4 +92,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         country_code=env.get("MICROBSS_COUNTRY_CODE", "34"),
         msisdn_quarantine_days=_int(env, "MICROBSS_MSISDN_QUARANTINE_DAYS", 90),
         max_message_bytes=_int(env, "MICROBSS_ENGINE_MAX_MESSAGE_BYTES", 4 * 1024 * 1024),
+        workers=_bounded(env, "MICROBSS_ENGINE_WORKERS", 4, 1, 64),
     )

@@ -29,10 +29,6 @@ log = logging.getLogger("microbss.engine.api")
 
 ENGINE_SERVICE = engine_pb2.DESCRIPTOR.services_by_name["Engine"].full_name
 SHUTDOWN_GRACE_S = 20.0
-# Worker threads. Python runs one thread at a time (the GIL): more workers than this only add
-# thread switches to every call; at 16 calls in flight 4 workers served GetSubscriber ~20-40%
-# faster than 16 did (bench/rpc.py). Waiting calls queue in the pool, not on the socket.
-DEFAULT_WORKERS = 4
 
 
 @dataclass
@@ -42,11 +38,18 @@ class EngineServer:
     health: health.HealthServicer
 
 
-def build_server(addr: str, deps: Deps, *, max_workers: int = DEFAULT_WORKERS) -> EngineServer:
-    """Create and bind the server (not started), keeping the health servicer for shutdown."""
+def build_server(addr: str, deps: Deps, *, max_workers: int | None = None) -> EngineServer:
+    """Create and bind the server (not started), keeping the health servicer for shutdown.
+
+    Worker threads default to ``MICROBSS_ENGINE_WORKERS`` (4). Python runs one thread at a
+    time (the GIL): at 16 calls in flight 4 workers served GetSubscriber ~20-40% faster than
+    16 did on SQLite (bench/rpc.py); waiting calls queue in the pool, not on the socket.
+    """
     settings = deps.settings
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rpc"),
+        futures.ThreadPoolExecutor(
+            max_workers=max_workers or settings.workers, thread_name_prefix="rpc"
+        ),
         interceptors=[EngineInterceptor(settings.token)],
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
@@ -66,7 +69,7 @@ def build_server(addr: str, deps: Deps, *, max_workers: int = DEFAULT_WORKERS) -
 
 
 def create_server(
-    addr: str, deps: Deps, *, max_workers: int = DEFAULT_WORKERS
+    addr: str, deps: Deps, *, max_workers: int | None = None
 ) -> tuple[grpc.Server, int]:
     """A bound, not yet started server for ``addr`` and the port it got (for ":0")."""
     built = build_server(addr, deps, max_workers=max_workers)
