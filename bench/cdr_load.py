@@ -51,6 +51,7 @@ from microbss.engine.jobs.cdr_loader import (
     load_cdr_files,
 )
 from microbss.engine.storage.catalog_repository import replace_catalog
+from microbss.engine.storage.db import SQLITE_AUTOCHECKPOINT_PAGES
 from microbss.engine.storage.tables import balances, subscribers
 
 SEED = 20261101
@@ -166,7 +167,8 @@ def split_file(path: Path, parts: int, rows: int) -> list[Path]:
 class Ceiling:
     """The bound of the load: a bare ``executemany`` of the rows the loader stored, in the same
     batches (one commit each), into the same table with the same indexes in a fresh database,
-    on a connection set up as the loader's (WAL, synchronous NORMAL, the same page cache).
+    on a connection set up as the loader's (WAL, synchronous NORMAL, the same page cache and
+    automatic checkpoint threshold).
     Timed slice by slice, right after the loader stored those rows, so that both run under the
     same load of this shared machine; in a child process, so that its page cache does not
     count in the loader's peak memory."""
@@ -200,6 +202,7 @@ def _ceiling_child(pipe: Connection, load_db: Path, ceiling_db: Path, batch_size
     target.execute("PRAGMA journal_mode=WAL")
     target.execute("PRAGMA synchronous=NORMAL")
     target.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
+    target.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
     source = sqlite3.connect(load_db)
     query = (
         f"SELECT id, {', '.join(RATED_CDR_COLUMNS)} FROM rated_cdrs"
