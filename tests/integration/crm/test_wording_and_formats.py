@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from microbss.crm.accounts.models import CsrUser
 from microbss.crm.audit.actions import record
 from microbss.crm.audit.models import Result
-from microbss.crm.audit.wording import ACTIONS, action_label, target_wording
+from microbss.crm.audit.wording import ACTIONS, action_label, details_lines, target_wording
 from microbss.crm.core.templatetags.money import operator_date, operator_period, operator_time
 from microbss.v1 import types_pb2
 from tests.integration.crm.fake_engine import (  # noqa: F401 - fixtures
@@ -185,10 +185,61 @@ def test_a_spanish_rep_types_the_date_of_birth_day_first(
 
 
 def test_audit_details_read_as_lines_and_a_change_as_from_and_to() -> None:
-    from microbss.crm.audit.wording import details_lines
+    with translation.override("en"):
+        lines = details_lines({"theme": {"from": "light", "to": "dark"}, "updated_count": 3})
+    assert lines == [("Theme", "Light \u2192 Dark"), ("Vouchers changed", "3")]
 
-    lines = details_lines({"theme": {"from": "light", "to": "dark"}, "updated_count": 3})
-    assert lines == [("theme", "light \u2192 dark"), ("updated count", "3")]
+
+def test_a_credited_amount_reads_with_its_currency_not_as_stored_minor_units() -> None:
+    details = {"serial": "000000000004", "credited_minor": 1000, "currency": "EUR"}
+    with translation.override("en"):
+        assert details_lines(details) == [("Credited", "€10.00"), ("Voucher", "000000000004")]
+    with translation.override("es"):
+        assert details_lines(details) == [
+            ("Saldo añadido", "10,00\u00a0€"),
+            ("Bono", "000000000004"),
+        ]
+
+
+def test_audit_codes_in_details_are_words_in_the_pages_language() -> None:
+    refused = {"reason": "wrong_password_or_unknown_user", "locked": False}
+    with translation.override("en"):
+        assert details_lines(refused) == [
+            ("Reason", "wrong password or unknown user"),
+            ("Locked out", "no"),
+        ]
+        assert details_lines({"code": "NOT_FOUND", "error": "EngineUnavailable"}) == [
+            ("Engine answer", "not found"),
+            ("Error", "the charging engine did not answer"),
+        ]
+    with translation.override("es"):
+        assert details_lines({"rate_percent": "21.00", "effective_from": "2025-01-01"}) == [
+            ("Tipo", "21,00\u00a0%"),
+            ("En vigor desde", "01/01/2025"),
+        ]
+        assert details_lines({"payment_type": "POSTPAID", "role": "ADMIN"}) == [
+            ("Rol", "Administrador"),
+            ("Modalidad de pago", "Pospago"),
+        ]
+
+
+def test_a_free_text_reason_and_an_unknown_key_are_shown_as_stored() -> None:
+    with translation.override("en"):
+        lines = details_lines({"reason": "stolen batch", "batch_size": 20})
+    assert lines == [("Reason", "stolen batch"), ("batch size", "20")]
+
+
+def test_the_audit_log_shows_a_redemption_with_its_amount_in_spanish(
+    alice: CsrUser, signed_in: Callable[[CsrUser], Client]
+) -> None:
+    alice.language = "es"
+    alice.save(update_fields=["language"])
+    record("bob", "voucher.redeem", "subscriber:7", details={
+        "serial": "000000000004", "credited_minor": 1000, "currency": "EUR",
+    })  # fmt: skip
+    page = signed_in(alice).get(reverse("audit:log")).content.decode()
+    assert "Saldo añadido" in page and "10,00\u00a0€" in page
+    assert "credited minor" not in page
 
 
 def test_every_message_of_the_crm_has_a_finished_spanish_translation() -> None:

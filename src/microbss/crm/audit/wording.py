@@ -3,24 +3,31 @@
 The trail stores short codes (``auth.login``, ``voucher.redeem``) and targets such as
 ``subscriber:1``; the home page and the audit log show them as translated sentences with an icon
 and, where the target has a page (a subscriber, a user, a voucher), a link to it. The raw code
-stays available as the audit log's filter value and as the label's tooltip.
+stays available as the audit log's filter value and as the label's tooltip. The details are
+stored with short keys and codes (``credited_minor``, ``theme``: ``dark``); they are shown as
+translated labels with values in words, amounts formatted with their currency.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db.models import TextChoices
 from django.urls import reverse
+from django.utils import formats
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from microbss.crm.accounts.models import CsrUser
+from microbss.crm.accounts.models import CsrUser, Language, Role, Theme
 from microbss.crm.audit.actions import ANONYMOUS_ACTOR
 from microbss.crm.audit.models import AuditEvent, Result
+from microbss.crm.core.templatetags.money import format_money, operator_date
 
 
 @dataclass(frozen=True)
@@ -128,17 +135,138 @@ def target_wording(target: str, users: dict[str, int] | None = None) -> TargetWo
     return describe(value, users or {})
 
 
+def _yes_no(value: Any) -> str:
+    return str(_("yes") if value else _("no"))
+
+
+def _number(value: Any) -> str:
+    return formats.number_format(value, use_l10n=True) if isinstance(value, int) else str(value)
+
+
+def _numbered(value: Any) -> str:
+    return f"#{value}" if value not in (None, "") else str(_("none"))
+
+
+def _percent(value: Any) -> str:
+    try:
+        rate = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    return f"{formats.number_format(rate, decimal_pos=2, use_l10n=True)}\u00a0%"
+
+
+def _day(value: Any) -> str:
+    try:
+        return operator_date(date.fromisoformat(str(value)))
+    except ValueError:
+        return str(value)
+
+
+def _choice(choices: type[TextChoices]) -> Callable[[Any], str]:
+    labels = dict(choices.choices)
+    return lambda value: str(labels.get(value, value))
+
+
+_LOGIN_REASONS: dict[str, Promise] = {
+    "wrong_password_or_unknown_user": _("wrong password or unknown user"),
+    "wrong_or_reused_totp_code": _("wrong or reused authenticator code"),
+    "locked": _("locked after too many failures"),
+}
+_ENGINE_CODES: dict[str, Promise] = {
+    "INVALID_ARGUMENT": _("invalid input"),
+    "NOT_FOUND": _("not found"),
+    "ALREADY_EXISTS": _("already exists"),
+    "FAILED_PRECONDITION": _("not allowed in the current state"),
+    "RESOURCE_EXHAUSTED": _("limit reached"),
+}
+_ERRORS: dict[str, Promise] = {
+    "EngineUnavailable": _("the charging engine did not answer"),
+    "EngineMisconfigured": _("the charging engine refused the CRM's token"),
+    "EngineFailed": _("the charging engine failed"),
+}
+_PAYMENT_TYPES: dict[str, Promise] = {"PREPAID": _("Prepaid"), "POSTPAID": _("Postpaid")}
+
+
+def _from(table: Mapping[str, Promise]) -> Callable[[Any], str]:
+    return lambda value: str(table.get(str(value), value))
+
+
+@dataclass(frozen=True)
+class DetailWording:
+    label: Promise
+    value: Callable[[Any], str] = str
+
+
+# What each details key the CRM records means; a key not listed is shown as it is stored.
+DETAILS: dict[str, DetailWording] = {
+    "role": DetailWording(_("Role"), _choice(Role)),
+    "demo": DetailWording(_("Demo account"), _yes_no),
+    "display_name": DetailWording(_("Display name")),
+    "email": DetailWording(_("Email")),
+    "theme": DetailWording(_("Theme"), _choice(Theme)),
+    "language": DetailWording(_("Language"), _choice(Language)),
+    "rate_percent": DetailWording(_("Rate"), _percent),
+    "effective_from": DetailWording(_("In force from"), _day),
+    "reason": DetailWording(_("Reason"), _from(_LOGIN_REASONS)),
+    "locked": DetailWording(_("Locked out"), _yes_no),
+    "replaced_previous": DetailWording(_("Replaced an earlier authenticator"), _yes_no),
+    "code": DetailWording(_("Engine answer"), _from(_ENGINE_CODES)),
+    "message": DetailWording(_("Message")),
+    "error": DetailWording(_("Error"), _from(_ERRORS)),
+    "subscriber_id": DetailWording(_("Subscriber"), _numbered),
+    "payment_type": DetailWording(_("Payment type"), _from(_PAYMENT_TYPES)),
+    "price_plan_id": DetailWording(_("Price plan"), _numbered),
+    "serial": DetailWording(_("Voucher")),
+    "bill_id": DetailWording(_("Bill"), _numbered),
+    "final_bill_id": DetailWording(_("Final bill"), _numbered),
+    "invoice_number": DetailWording(_("Invoice")),
+    "updated_count": DetailWording(_("Vouchers changed"), _number),
+}
+# Amounts are stored as ``<name>_minor`` integers beside a ``currency`` code.
+MONEY: dict[str, Promise] = {
+    "credited_minor": _("Credited"),
+    "net_minor": _("Net amount"),
+}
+
+
+def _money(amount: Any, currency: str) -> str:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        return str(amount)
+    if not currency:  # rows written before the currency was recorded with the amount
+        return formats.number_format(Decimal(amount).scaleb(-2), decimal_pos=2, use_l10n=True)
+    return format_money(amount, currency)
+
+
+def _detail_value(wording: DetailWording | None, value: Any) -> str:
+    if isinstance(value, Mapping) and set(value) == {"from", "to"}:
+        return (
+            f"{_detail_value(wording, value['from'])} \u2192 {_detail_value(wording, value['to'])}"
+        )
+    if wording is not None:
+        return wording.value(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def details_lines(details: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The details as (key, value) lines; a change ``{"from": a, "to": b}`` reads ``a → b``."""
-    lines = []
-    for key, value in sorted(details.items()):
-        if isinstance(value, Mapping) and set(value) == {"from", "to"}:
-            text = f"{value['from']} \u2192 {value['to']}"
-        elif isinstance(value, str):
-            text = value
-        else:
-            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-        lines.append((key.replace("_", " "), text))
+    """The details as translated (label, value) lines, amounts with their currency.
+
+    A change ``{"from": a, "to": b}`` reads ``a → b``; the known keys come in the order of
+    :data:`DETAILS` (money first), unknown ones (from a newer release) after them as stored.
+    """
+    currency = str(details.get("currency", "") or "")
+    lines = [
+        (str(label), _money(details[key], currency))
+        for key, label in MONEY.items()
+        if key in details
+    ]
+    shown = {*MONEY, *DETAILS, "currency"} if lines else {*MONEY, *DETAILS}
+    for key, wording in DETAILS.items():
+        if key in details:
+            lines.append((str(wording.label), _detail_value(wording, details[key])))
+    for key in sorted(set(details) - shown):
+        lines.append((key.replace("_", " "), _detail_value(None, details[key])))
     return lines
 
 

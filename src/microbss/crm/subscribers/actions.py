@@ -94,6 +94,7 @@ def execute_billing(request: HttpRequest, subscriber_id: int) -> engine_client.B
             "bill_id": bill.bill_id,
             "invoice_number": bill.invoice_number,
             "net_minor": bill.net_total.amount_minor,
+            "currency": bill.net_total.currency,
         },
     )
 
