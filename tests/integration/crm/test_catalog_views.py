@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from microbss.crm.accounts.models import CsrUser
 from tests.integration.crm.fake_engine import (  # noqa: F401 - fixtures
     POSTPAID_PLAN_ID,
     PREPAID_PLAN_ID,
@@ -61,7 +62,20 @@ def test_services_and_bill_cycles_are_listed(alice_client: Client, fake_engine):
     services = alice_client.get(reverse("catalog:services")).content.decode()
     assert "Mobile data" in services and "bytes" in services
     cycles = alice_client.get(reverse("catalog:bill_cycles")).content.decode()
-    assert "Cycle 15" in cycles
+    assert "1st of the month" in cycles and "15th of the month" in cycles
+
+
+def test_a_spanish_admin_reads_services_and_bill_cycles_in_spanish(
+    alice: CsrUser, alice_client: Client, fake_engine
+):
+    alice.language = "es"
+    alice.save(update_fields=["language"])
+    services = alice_client.get(reverse("catalog:services")).content.decode()
+    assert "Datos móviles" in services and "Llamadas de voz" in services
+    assert "Mobile data" not in services
+    cycles = alice_client.get(reverse("catalog:bill_cycles")).content.decode()
+    assert "Día 1 de cada mes" in cycles and "Día 15 de cada mes" in cycles
+    assert "Cycle 15" not in cycles
 
 
 def test_reference_data_is_asked_once_for_several_pages(alice_client: Client, fake_engine):

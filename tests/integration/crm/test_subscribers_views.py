@@ -216,7 +216,7 @@ def test_the_profile_of_a_postpaid_line_shows_bill_cycle_unbilled_and_masked_iba
     bob_client, fake_engine
 ):
     page = bob_client.get(reverse("subscribers:detail", args=[POSTPAID_ID])).content.decode()
-    assert "Cycle 1 (day 1)" in page and "€43.21" in page
+    assert "1st of the month" in page and "€43.21" in page
     assert "ES** **** **** **** **** 1332" in page
     assert "Redeem voucher" not in page
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from microbss.crm import engine_client
 from microbss.crm.accounts.decorators import admin_required
-from microbss.crm.catalog.names import service_name
+from microbss.crm.catalog.names import cycle_label, service_label, service_name
 from microbss.crm.catalog.wording import increment_wording, price_unit_wording, quantity_wording
 from microbss.crm.engine_client import PricePlan, RefData, Tariff
 from microbss.crm.engine_pages import engine_view
@@ -99,7 +99,8 @@ def price_plan(request: HttpRequest, plan_id: int) -> HttpResponse:
 @engine_view
 def services(request: HttpRequest) -> HttpResponse:
     ref = engine_client.get_ref_data(actor_of(request))
-    return render(request, "catalog/services.html", {"ref": ref, "section": "services"})
+    rows = [(s, service_label(s)) for s in ref.services]
+    return render(request, "catalog/services.html", {"services": rows, "section": "services"})
 
 
 @require_GET
@@ -107,4 +108,5 @@ def services(request: HttpRequest) -> HttpResponse:
 @engine_view
 def bill_cycles(request: HttpRequest) -> HttpResponse:
     ref = engine_client.get_ref_data(actor_of(request))
-    return render(request, "catalog/bill_cycles.html", {"ref": ref, "section": "cycles"})
+    rows = [(c, cycle_label(c)) for c in sorted(ref.bill_cycles, key=lambda c: c.cycle_day)]
+    return render(request, "catalog/bill_cycles.html", {"cycles": rows, "section": "cycles"})

@@ -15,6 +15,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from microbss.crm.catalog.names import cycle_label
 from microbss.crm.core.date_input import OperatorDateInput
 from microbss.crm.engine_client import Address, FieldError, NewSubscriber, Payment, RefData
 from microbss.engine.domain.errors import InvalidArgument
@@ -162,8 +163,7 @@ class NewSubscriberForm(forms.Form):
             if isinstance(field, forms.ChoiceField):
                 field.widget.attrs["class"] = "form-select"
         self.fields["bill_cycle"].choices = [("", _("Choose a bill cycle"))] + [
-            (str(c.id), _("%(name)s (day %(day)s)") % {"name": c.name, "day": c.cycle_day})
-            for c in ref.bill_cycles
+            (str(c.id), cycle_label(c)) for c in ref.bill_cycles
         ]
 
     def clean_msisdn(self) -> str:
