@@ -74,12 +74,43 @@ def test_withdrawing_asks_for_a_reason_on_a_confirmation_page_first(
 ):
     url = reverse("vouchers:confirm") + "?new_state=ERROR&serial=V000001"
     page = alice_client.get(url).content.decode()
-    assert "Withdraw vouchers (NEW → ERROR)" in page and "V000001" in page
+    assert "Withdraw a voucher" in page and "V000001" in page and "€10.00" in page
     assert _state(fake_engine, "V000001") == types_pb2.NEW
     form = {"new_state": "ERROR", "serial": "V000001", "batch": "", "reason": " "}
     response = alice_client.post(reverse("vouchers:update"), form)
     assert response.status_code == 400
     assert _state(fake_engine, "V000001") == types_pb2.NEW
+
+
+def test_the_confirmation_says_how_many_vouchers_of_a_batch_would_change(
+    alice_client: Client, fake_engine: FakeEngine
+):
+    withdraw = reverse("vouchers:confirm") + "?new_state=ERROR&batch=B2026-02"
+    page = alice_client.get(withdraw).content.decode()
+    assert "Withdraw batch B2026-02" in page
+    assert "10 new vouchers of this batch will be taken out of circulation" in page
+    restore = reverse("vouchers:confirm") + "?new_state=NEW&batch=B2026-02"
+    assert "5 withdrawn vouchers of this batch will be redeemable again" in (
+        alice_client.get(restore).content.decode()
+    )
+
+
+def test_the_confirmation_of_a_used_voucher_says_it_cannot_change_and_offers_no_form(
+    alice_client: Client, fake_engine: FakeEngine
+):
+    url = reverse("vouchers:confirm") + "?new_state=ERROR&serial=V000002"
+    page = alice_client.get(url).content.decode()
+    assert "This voucher has been used" in page
+    assert 'name="reason"' not in page
+
+
+def test_the_confirmation_still_asks_for_the_reason_while_the_engine_is_down(
+    alice_client: Client, stopped_engine
+):
+    url = reverse("vouchers:confirm") + "?new_state=ERROR&batch=B2026-02"
+    response = alice_client.get(url)
+    assert response.status_code == 200
+    assert 'name="reason"' in response.content.decode()
 
 
 def test_withdrawing_one_voucher_takes_it_out_and_is_audited(

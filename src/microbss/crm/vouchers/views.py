@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from microbss.crm import engine_client
 from microbss.crm.accounts.decorators import admin_required
-from microbss.crm.engine_client import EngineRejected
+from microbss.crm.engine_client import EngineError, EngineRejected
 from microbss.crm.engine_pages import engine_view
 from microbss.crm.subscribers.actions import actor_of
 from microbss.crm.vouchers import actions
@@ -65,7 +65,31 @@ def confirm_state_change(request: HttpRequest) -> HttpResponse:
     if not probe.is_valid():
         messages.error(request, _("Choose a voucher or a batch to withdraw or restore."))
         return redirect("vouchers:list")
-    return render(request, "vouchers/confirm.html", {"form": form, "target": probe.cleaned_data})
+    target = probe.cleaned_data
+    context = {"form": form, "target": target, **_what_would_change(request, target)}
+    return render(request, "vouchers/confirm.html", context)
+
+
+def _what_would_change(request: HttpRequest, target: dict[str, str]) -> dict[str, object]:
+    """The voucher (with its value and state) or the number of a batch's vouchers that would move.
+
+    Only to show the admin what they are about to do: when the engine does not answer, the page
+    still asks for the reason, and the change itself reports what it did.
+    """
+    from_state = actions.RESTORE if target["new_state"] == actions.WITHDRAW else actions.WITHDRAW
+    try:
+        if target["serial"]:
+            found = engine_client.select_vouchers(
+                actor_of(request), serial=target["serial"], page_size=1
+            ).items
+            voucher = next((v for v in found if v.serial == target["serial"]), None)
+            return {"voucher": voucher, "voucher_movable": voucher and voucher.state == from_state}
+        page = engine_client.select_vouchers(
+            actor_of(request), state=from_state, batch=target["batch"], page_size=1
+        )
+        return {"batch_count": page.total_count}
+    except EngineError:
+        return {}
 
 
 @require_POST
