@@ -238,8 +238,8 @@ def admin_pages(url: str, pins: Iterator[str]) -> list[tuple[str, Callable[[Page
         ("admin-vat", go("/admin/vat/")),
         ("admin-vouchers", go("/admin/vouchers/")),
         ("admin-vouchers-filtered", go("/admin/vouchers/?state=NEW&batch=DEMO&serial=0000000000")),
-        ("admin-voucher-withdraw",
-         go("/admin/vouchers/confirm/?new_state=ERROR&serial=000000000003")),
+        ("admin-voucher-withdraw",  # the last demo voucher: the redeem shots use the first ones
+         go("/admin/vouchers/confirm/?new_state=ERROR&serial=000000000020")),
         ("admin-batch-withdraw", go("/admin/vouchers/confirm/?new_state=ERROR&batch=DEMO")),
         ("admin-audit", go("/admin/audit/")),
         ("admin-audit-search", go("/admin/audit/?action=voucher.redeem")),
@@ -252,7 +252,10 @@ SPANISH = (
     "subscriber-new-errors",
     "subscriber-postpaid-profile",
     "subscriber-postpaid-bills",
+    "admin-services",
+    "admin-bill-cycles",
     "admin-vouchers",
+    "admin-batch-withdraw",
     "admin-audit",
     "404",
 )
@@ -270,7 +273,7 @@ def shoot_everything(browser: Browser, stack: Stack, shooter: Shooter, password:
     page.fill("input[name=password]", password)
     page.click("main button[type=submit]")
     page.wait_for_url("**/accounts/mfa/**")
-    shooter.shot(page, "light-desktop-mfa-setup")
+    shooter.shot(page, "light-desktop-mfa-first-setup")
     app = Authenticator(page.inner_text(".secret-text").replace(" ", ""))
     page.fill("input[name=code]", app.code())
     page.click("main form button[type=submit]")
@@ -309,6 +312,8 @@ def shoot_everything(browser: Browser, stack: Stack, shooter: Shooter, password:
                 shooter.shot(page, f"{theme}-{width_name}-{name}")
             csr_page.goto(f"{url}/admin/users/")
             shooter.shot(csr_page, f"{theme}-{width_name}-403")
+            open_mfa_setup(csr_page, url, password)
+            shooter.shot(csr_page, f"{theme}-{width_name}-mfa-setup")
     set_preferences(page, url, "light", "es")
     page.set_viewport_size({"width": 1366, "height": 900})
     for name, open_page in pages:
@@ -329,6 +334,15 @@ def shoot_everything(browser: Browser, stack: Stack, shooter: Shooter, password:
     shooter.shot(page, "es-light-desktop-engine-down")
     admin_ctx.close()
     csr_ctx.close()
+
+
+def open_mfa_setup(page: Page, url: str, password: str) -> None:
+    """The QR code page of a re-enrolment, left unconfirmed (the current authenticator stays)."""
+    page.goto(f"{url}/accounts/mfa/")
+    if page.locator("input[name=password]").count():  # the first time, the password is asked
+        page.fill("input[name=password]", password)
+        page.click("main form button[type=submit]")
+        page.wait_for_url(f"{url}/accounts/mfa/")
 
 
 def shoot_signed_out(browser: Browser, url: str, shooter: Shooter) -> None:
