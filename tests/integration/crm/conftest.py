@@ -7,7 +7,7 @@ points to one (pytest-django creates and drops the test database itself).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from microbss.crm.accounts import totp
 from microbss.crm.accounts.models import CsrUser, Role
@@ -92,6 +92,14 @@ def fast_password_hashing(settings: Any) -> None:
     """Argon2 is deliberately slow; these tests exercise the flows, not the hash (see
     test_security.py for the production hasher)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def back_to_the_default_language() -> Iterator[None]:
+    """A Spanish-speaking user's request leaves Spanish active in the thread; later tests (the
+    unit tests too, in one run) expect the default language."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -267,7 +267,18 @@ def test_a_refused_pin_is_explained_in_place(bob_client, fake_engine):
         reverse("subscribers:redeem", args=[PREPAID_ID]), {"pin": USED_PIN}, **HTMX
     )
     assert response.status_code == 422
-    assert "this voucher was already used" in response.content.decode()
+    page = response.content.decode()
+    assert "this voucher was already used" in page and "pin:" not in page
+
+
+def test_an_unknown_pin_is_explained_in_the_reps_language(bob, bob_client, fake_engine):
+    bob.language = "es"
+    bob.save(update_fields=["language"])
+    response = bob_client.post(
+        reverse("subscribers:redeem", args=[PREPAID_ID]), {"pin": "AAAA-BBBB-CCCC-DDDD"}, **HTMX
+    )
+    assert response.status_code == 422
+    assert "Ningún bono tiene este PIN" in response.content.decode()
 
 
 def test_no_pin_ever_reaches_the_audit_trail(bob_client, fake_engine):

@@ -287,6 +287,20 @@ def _redeem_result(
     return render(request, "subscribers/_redeem_result.html", context, status=status)
 
 
+def redeem_refusal(error: EngineRejected) -> str:
+    """Why the engine refused a PIN, in the page's language for the refusals a CSR meets daily.
+
+    Any other refusal keeps the engine's words, without its "pin: " field prefix.
+    """
+    if error.code == "NOT_FOUND" and error.field == "pin":
+        return _("No voucher has this PIN. Check it with the customer and try again.")
+    if error.code == "RESOURCE_EXHAUSTED":
+        return _("Too many wrong PINs for this line. Wait a few minutes before trying again.")
+    if error.code == "FAILED_PRECONDITION" and "cannot be redeemed" in error.message:
+        return _("This voucher cannot be redeemed: it was already used, withdrawn or has expired.")
+    return "; ".join(e.message for e in error.errors) or error.message
+
+
 @require_POST
 @csr_required
 @engine_view
@@ -299,9 +313,9 @@ def redeem(request: HttpRequest, subscriber_id: int) -> HttpResponse:
         done = actions.redeem_voucher(request, subscriber_id, form.cleaned_data["pin"])
     except EngineRejected as error:
         if not is_htmx(request):
-            messages.error(request, error.message)
+            messages.error(request, redeem_refusal(error))
             return redirect("subscribers:detail", subscriber_id=subscriber_id)
-        return _redeem_result(request, subscriber_id, {"error": error.message}, status=422)
+        return _redeem_result(request, subscriber_id, {"error": redeem_refusal(error)}, status=422)
     if not is_htmx(request):
         messages.success(
             request,
