@@ -198,6 +198,9 @@ def gunicorn_command(bind: str, workers: int) -> list[str]:
         str(workers),
         "--access-logfile",
         "-",
+        # gunicorn's control socket would sit in the user's home and answer admin commands;
+        # nothing here uses it.
+        "--no-control-socket",
         "--error-logfile",
         "-",
         "--timeout",
