@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, _on_signal)
+    # SIGINT too: a shell starting `make run &` hands it down ignored, and Ctrl-C must still work.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _on_signal)
     try:
         engine = subprocess.Popen([sys.executable, "-m", "microbss", "engine", "serve"])
         children.append(engine)
