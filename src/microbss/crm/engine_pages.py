@@ -3,7 +3,8 @@
 An engine that is down or too slow gives a 503 page with a banner ("The charging engine is not
 reachable; try again in a minute"), never a stack trace; a refused token gives a 503 that tells
 the operator what to fix; an unexpected engine error a 502; "not found" a 404; any other refusal
-the engine's own words with a 4xx status. htmx requests get the banner alone, to show in place.
+the engine's words (in the page's language when the CRM knows the refusal, see
+``refusals``) with a 4xx status. htmx requests get the banner alone, to show in place.
 Pages that need no engine (login, profile, users, audit) never pass through here, so they keep
 working while the engine is away.
 """
@@ -26,6 +27,7 @@ from microbss.crm.engine_client import (
     EngineRejected,
     EngineUnavailable,
 )
+from microbss.crm.refusals import refusal_summary
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ def engine_error_response(request: HttpRequest, error: EngineError) -> HttpRespo
     elif isinstance(error, EngineRejected):
         title, message, status = (
             _("The charging engine refused this"),
-            error.message,
+            refusal_summary(error),
             _REJECTION_STATUS.get(error.code, 400),
         )
     else:

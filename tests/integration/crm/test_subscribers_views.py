@@ -157,7 +157,7 @@ def test_bad_input_shows_field_errors_keeps_what_was_typed_and_calls_no_engine(
     response = bob_client.post(reverse("subscribers:new"), form)
     page = response.content.decode()
     assert response.status_code == 400
-    assert "MSISDN &#x27;12ab&#x27; must contain digits 0-9 only" in page
+    assert "Enter an MSISDN of 8 to 15 digits, country code first" in page
     assert "A postpaid line needs a bill cycle." in page
     assert "Prepaid Basic is not a postpaid plan." in page
     assert 'value="Carla"' in page and 'value="12ab"' in page
@@ -169,7 +169,7 @@ def test_direct_debit_needs_a_valid_iban(bob_client, fake_engine):
         payment_method="DIRECT_DEBIT", iban="ES00 0000 0000 0000 0000 0000", account_holder="C"
     )
     response = bob_client.post(reverse("subscribers:new"), form)
-    assert "IBAN check digits are wrong" in response.content.decode()
+    assert "check digits are wrong. Check it with the customer." in response.content.decode()
 
 
 def test_an_msisdn_taken_meanwhile_is_explained_next_to_the_msisdn(bob_client, fake_engine):
@@ -179,7 +179,7 @@ def test_an_msisdn_taken_meanwhile_is_explained_next_to_the_msisdn(bob_client, f
     assert response.status_code == 409
     assert re.search(
         r'id="id_msisdn"[^>]*>\s*<div class="invalid-feedback d-block">'
-        r"34600000003 is already assigned to another subscriber",
+        r"This MSISDN was just given to another subscriber. Choose another one.",
         page,
     )
     assert 'value="Carla"' in page

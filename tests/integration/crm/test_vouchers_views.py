@@ -135,13 +135,13 @@ def test_restoring_a_whole_batch_brings_back_every_withdrawn_voucher(
     assert AuditEvent.objects.get(action="voucher.restore").target == "batch:B2026-02"
 
 
-def test_a_used_voucher_cannot_be_withdrawn_and_the_engine_says_why(
+def test_a_used_voucher_cannot_be_withdrawn_and_the_admin_is_told_why(
     alice_client: Client, fake_engine: FakeEngine
 ):
     form = {"new_state": "ERROR", "serial": "V000002", "batch": "", "reason": "x"}
     response = alice_client.post(reverse("vouchers:update"), form)
     assert response.status_code == 409
-    assert "a used voucher cannot change state" in response.content.decode()
+    assert "Voucher V000002 is used: used vouchers never change." in response.content.decode()
     assert AuditEvent.objects.get(action="voucher.withdraw").result == "DENIED"
 
 

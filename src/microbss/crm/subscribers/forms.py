@@ -17,7 +17,15 @@ from django.utils.translation import gettext_lazy
 
 from microbss.crm.catalog.names import cycle_label
 from microbss.crm.core.date_input import OperatorDateInput
-from microbss.crm.engine_client import Address, FieldError, NewSubscriber, Payment, RefData
+from microbss.crm.engine_client import (
+    Address,
+    EngineRejected,
+    FieldError,
+    NewSubscriber,
+    Payment,
+    RefData,
+)
+from microbss.crm.refusals import refusal_text
 from microbss.engine.domain.errors import InvalidArgument
 from microbss.engine.domain.identifiers import parse_iban, parse_imei, parse_imsi, parse_msisdn
 
@@ -56,12 +64,17 @@ ENGINE_FIELDS = {
 }
 
 
+def _in_the_pages_language(error: InvalidArgument) -> str:
+    """One of the engine's identifier rules broken, said as the engine would refuse it."""
+    return refusal_text("INVALID_ARGUMENT", FieldError(error.field, error.message))
+
+
 def _engine_rule(parse: Any, value: str) -> str:
     """Apply one of the engine's identifier rules, as a form ValidationError."""
     try:
         return str(parse(value))
     except InvalidArgument as error:
-        raise forms.ValidationError(error.message) from None
+        raise forms.ValidationError(_in_the_pages_language(error)) from None
 
 
 class SearchForm(forms.Form):
@@ -227,7 +240,7 @@ class NewSubscriberForm(forms.Form):
                 try:
                     data["iban"] = parse_iban(iban)
                 except InvalidArgument as error:
-                    self.add_error("iban", error.message)
+                    self.add_error("iban", _in_the_pages_language(error))
             if not data.get("account_holder"):
                 self.add_error("account_holder", _("Enter the account holder's name."))
 
@@ -261,11 +274,12 @@ class NewSubscriberForm(forms.Form):
             bill_cycle_id=int(data["bill_cycle"] or 0),
         )  # fmt: skip
 
-    def add_engine_errors(self, errors: list[FieldError]) -> None:
-        """Show the engine's refusal next to the field it names (or above the form)."""
-        for error in errors:
+    def add_engine_errors(self, refusal: EngineRejected) -> None:
+        """Show the engine's refusal next to the field it names (or above the form), in the
+        page's language when the CRM knows the refusal."""
+        for error in refusal.errors:
             field = ENGINE_FIELDS.get(error.field or "")
-            self.add_error(field, error.message)
+            self.add_error(field, refusal_text(refusal.code, error))
 
 
 class RedeemForm(forms.Form):

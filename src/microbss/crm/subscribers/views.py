@@ -37,6 +37,7 @@ from microbss.crm.engine_client import (
     Subscriber,
 )
 from microbss.crm.engine_pages import engine_error_response, engine_view, is_htmx
+from microbss.crm.refusals import refusal_summary
 from microbss.crm.subscribers import actions
 from microbss.crm.subscribers.forms import NewSubscriberForm, ReasonForm, RedeemForm, SearchForm
 from microbss.crm.subscribers.invoices import invoice_response
@@ -105,7 +106,7 @@ def new_subscriber(request: HttpRequest) -> HttpResponse:
     try:
         created = actions.create_subscriber(request, form.new_subscriber())
     except EngineRejected as error:
-        form.add_engine_errors(error.errors)
+        form.add_engine_errors(error)
         return _render_new(request, form, status=409 if error.code == "ALREADY_EXISTS" else 400)
     except EngineUnavailable:
         # Keep everything the CSR typed: the form comes back with the banner above it.
@@ -287,20 +288,6 @@ def _redeem_result(
     return render(request, "subscribers/_redeem_result.html", context, status=status)
 
 
-def redeem_refusal(error: EngineRejected) -> str:
-    """Why the engine refused a PIN, in the page's language for the refusals a CSR meets daily.
-
-    Any other refusal keeps the engine's words, without its "pin: " field prefix.
-    """
-    if error.code == "NOT_FOUND" and error.field == "pin":
-        return _("No voucher has this PIN. Check it with the customer and try again.")
-    if error.code == "RESOURCE_EXHAUSTED":
-        return _("Too many wrong PINs for this line. Wait a few minutes before trying again.")
-    if error.code == "FAILED_PRECONDITION" and "cannot be redeemed" in error.message:
-        return _("This voucher cannot be redeemed: it was already used, withdrawn or has expired.")
-    return "; ".join(e.message for e in error.errors) or error.message
-
-
 @require_POST
 @csr_required
 @engine_view
@@ -313,9 +300,9 @@ def redeem(request: HttpRequest, subscriber_id: int) -> HttpResponse:
         done = actions.redeem_voucher(request, subscriber_id, form.cleaned_data["pin"])
     except EngineRejected as error:
         if not is_htmx(request):
-            messages.error(request, redeem_refusal(error))
+            messages.error(request, refusal_summary(error))
             return redirect("subscribers:detail", subscriber_id=subscriber_id)
-        return _redeem_result(request, subscriber_id, {"error": redeem_refusal(error)}, status=422)
+        return _redeem_result(request, subscriber_id, {"error": refusal_summary(error)}, status=422)
     if not is_htmx(request):
         messages.success(
             request,
@@ -340,7 +327,7 @@ def execute_billing(request: HttpRequest, subscriber_id: int) -> HttpResponse:
     except EngineRejected as error:
         if is_htmx(request):
             return engine_error_response(request, error)
-        messages.error(request, error.message)
+        messages.error(request, refusal_summary(error))
         return HttpResponseRedirect(_bills_url(subscriber_id))
     messages.success(
         request,
@@ -369,7 +356,7 @@ def terminate(request: HttpRequest, subscriber_id: int) -> HttpResponse:
         try:
             done = actions.terminate_subscriber(request, subscriber_id, form.cleaned_data["reason"])
         except EngineRejected as error:
-            form.add_error(None, error.message)
+            form.add_error("reason" if error.field == "reason" else None, refusal_summary(error))
         else:
             _report_termination(request, done)
             return redirect("subscribers:detail", subscriber_id=subscriber_id)

@@ -18,6 +18,7 @@ from microbss.crm import engine_client
 from microbss.crm.accounts.decorators import admin_required
 from microbss.crm.engine_client import EngineError, EngineRejected
 from microbss.crm.engine_pages import engine_view
+from microbss.crm.refusals import refusal_summary
 from microbss.crm.subscribers.actions import actor_of
 from microbss.crm.vouchers import actions
 from microbss.crm.vouchers.forms import StateChangeForm, VoucherFilterForm
@@ -112,7 +113,7 @@ def update_state(request: HttpRequest) -> HttpResponse:
             batch=data["batch"],
         )
     except EngineRejected as error:
-        form.add_error(None, error.message)
+        form.add_error("reason" if error.field == "reason" else None, refusal_summary(error))
         return render(request, "vouchers/confirm.html", {"form": form, "target": data}, status=409)
     messages.success(
         request,
