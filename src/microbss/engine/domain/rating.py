@@ -259,16 +259,13 @@ class RateCard:
                         self._rates[service_id, zone, band] = Rate(tariff, zone, band, allowance)
         self._band_by_hour: dict[int, Band | None] = {}
 
-    def rate_for(self, service_id: str, zone: Zone, band: Band) -> Rate | None:
-        """None when the plan prices no such event (it is rejected)."""
-        return self._rates.get((service_id, zone, band))
-
-    def tariff_for(self, service_id: str, zone: Zone, band: Band) -> Tariff | None:
-        rate = self._rates.get((service_id, zone, band))
-        return rate.tariff if rate is not None else None
-
     def allowance_for(self, service_id: str, zone: Zone) -> Allowance | None:
         return self._allowances.get((service_id, zone))
+
+    def tariff_for(self, service_id: str, zone: Zone, band: Band) -> Tariff | None:
+        """The plan's tariff, as compiled here (the tests hold the card to the plan)."""
+        rate = self._rates.get((service_id, zone, band))
+        return rate.tariff if rate is not None else None
 
     def rate_at(self, service_id: str, zone: Zone, started_at_utc: datetime) -> Rate | None:
         """The rate of an event: its band at ``started_at_utc``, then the tariff for it."""
@@ -372,13 +369,6 @@ class RatingState:
         period = period_containing(instant, cycle_day, self.tz)
         self._periods[cycle_day] = period
         return period
-
-    def allowance_key(self, account: Account, event: UsageEvent) -> AllowanceKey | None:
-        """The allowance counter this event draws from, or None if its plan grants none."""
-        if self.allowance_of(account.plan, event.service_id, event.zone) is None:
-            return None
-        start, _end = self.period_of(account.cycle_day, event.started_at)
-        return (account.subscriber_id, event.service_id, start)
 
     def counter(self, account: Account, event: UsageEvent) -> AllowanceCounter | None:
         allowance = self.allowance_of(account.plan, event.service_id, event.zone)
