@@ -28,6 +28,7 @@ would wait on each other's locks with sleeping back-off instead of working.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import re
 import time
@@ -67,6 +68,8 @@ FLUSH_BILLS = 200  # written PDFs per file-system flush (and per ISSUED transact
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 Progress = Callable[[int], None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,14 @@ class _Issuer:
         finally:
             self._thread.shutdown(wait=True)
 
+    def close_quietly(self) -> None:
+        """Like :meth:`close` while another error is stopping the run: that error is the one
+        to see, so a flush failure now is logged (its bills stay DRAFT for the next run)."""
+        try:
+            self.close()
+        except Exception:
+            log.exception("could not issue the last flushed bills; the next run finishes them")
+
     def _submit(self) -> None:
         batch, self._pending = self._pending, []
         self._flushes.append(self._thread.submit(_flush_and_issue, self._deps, batch))
@@ -311,8 +322,10 @@ def _run_chunks(
                 issued_at=issued_at,
                 actor=actor,
             )
-    finally:
-        issuer.close()
+    except BaseException:
+        issuer.close_quietly()
+        raise
+    issuer.close()
 
 
 def _run_chunks_in_pool(
