@@ -437,7 +437,9 @@ def _lines_of(conn: Connection, bill_ids: Sequence[int]) -> dict[int, list[BillL
 
 
 def _bills_where(conn: Connection, *conditions: Any, newest_first: bool = False) -> list[Bill]:
-    order = (bills.c.period_start.desc(), bills.c.id.desc()) if newest_first else (bills.c.id,)
+    # Newest issued first: a supplementary bill for late usage covers an earlier period than
+    # the bills before it, yet it is the newest the customer received.
+    order = (bills.c.issued_at.desc(), bills.c.id.desc()) if newest_first else (bills.c.id,)
     rows = list(conn.execute(select(bills).where(*conditions).order_by(*order)))
     lines = _lines_of(conn, [row.id for row in rows])
     return [_bill_from_row(row, lines[row.id]) for row in rows]
