@@ -159,3 +159,56 @@ def test_the_engines_refusal_of_a_taken_msisdn_lands_next_to_the_msisdn(
     assert response.status_code in (400, 409)
     assert re.search(r'id="id_msisdn"[^>]*>\s*<div class="invalid-feedback d-block">', page)
     assert 'value="Vega"' in page
+
+
+# ---- the engine's own wording, as the CRM recognises it ---------------------------------------
+
+
+@pytest.fixture
+def spanish_bob(bob: Any) -> None:
+    bob.language = "es"
+    bob.save(update_fields=["language"])
+
+
+def test_a_spanish_csr_reads_the_real_engines_refusal_of_a_taken_msisdn_in_spanish(
+    bob_client: Client, real_engine: Deps, inventory: Inventory, spanish_bob: None
+):
+    _create(bob_client, _form(inventory, 2))
+    page = bob_client.post(
+        reverse("subscribers:new"), _form(inventory, 2, imsi=inventory.imsis[3])
+    ).content.decode()
+    assert re.search(
+        r'id="id_msisdn"[^>]*>\s*<div class="invalid-feedback d-block">'
+        r"Este MSISDN se acaba de asignar a otro abonado. Elija otro.</div>",
+        page,
+    )
+
+
+def test_a_spanish_csr_reads_the_real_engines_billing_and_redeem_refusals_in_spanish(
+    bob_client: Client, real_engine: Deps, inventory: Inventory, spanish_bob: None
+):
+    postpaid = _create(
+        bob_client,
+        _form(
+            inventory,
+            4,
+            payment_type="POSTPAID",
+            price_plan=str(POSTPAID_PLAN_ID),
+            bill_cycle=str(BILL_CYCLE_ID),
+        ),
+    )
+    bill_now = reverse("subscribers:execute_billing", args=[postpaid])
+    assert bob_client.post(bill_now, **HTMX).status_code == 204
+    again = bob_client.post(bill_now, **HTMX)
+    assert again.status_code == 409
+    assert "No hay nada que facturar" in again.content.decode()
+
+    prepaid = _create(bob_client, _form(inventory, 3))
+    redeem = reverse("subscribers:redeem", args=[prepaid])
+    bob_client.post(redeem, {"pin": PIN}, **HTMX)
+    used = bob_client.post(redeem, {"pin": PIN}, **HTMX).content.decode()
+    assert "Este bono no se puede canjear" in used
+    not_postpaid = bob_client.post(
+        reverse("subscribers:redeem", args=[postpaid]), {"pin": PIN}, **HTMX
+    ).content.decode()
+    assert "Los bonos solo recargan líneas de prepago" in not_postpaid
