@@ -12,7 +12,7 @@ Other areas (usage, billing) append their own sections at the end.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -41,13 +41,20 @@ from microbss.v1 import engine_pb2, types_pb2
 # --- Time ------------------------------------------------------------------------------------
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def timestamp(instant: datetime | None) -> Timestamp | None:
-    """Naive UTC datetime -> Timestamp (None stays None, so the field stays unset)."""
+    """Naive UTC datetime -> Timestamp (None stays None, so the field stays unset).
+
+    Arithmetic on the timedelta rather than Timestamp.FromDatetime, which goes through a time
+    tuple in Python: GetSubscriber maps four of these per call. Before the epoch, seconds go
+    negative and nanos stay in [0, 1e9), as Timestamp requires.
+    """
     if instant is None:
         return None
-    message = Timestamp()
-    message.FromDatetime(instant.replace(tzinfo=UTC))
-    return message
+    since = instant - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def instant(message: Timestamp) -> datetime:

@@ -8,14 +8,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, bindparam, insert
 
 from microbss.engine.domain.periods import utcnow
 from microbss.engine.services.context import current_request_id
+from microbss.engine.storage.prepared import Prepared
 from microbss.engine.storage.tables import audit_events
 
-# Built once: every write calls this; building it per call cost more than running it.
-_INSERT_EVENT = insert(audit_events)
+_EVENT_COLUMNS = ("at", "actor", "action", "target", "result", "details", "request_id")
+# Prepared once: every write runs it (storage/prepared.py).
+_INSERT_EVENT = Prepared(
+    insert(audit_events).values({name: bindparam(name) for name in _EVENT_COLUMNS})
+)
 
 
 def record_audit(
@@ -27,8 +31,8 @@ def record_audit(
     result: str = "OK",
     details: dict[str, Any] | None = None,
 ) -> None:
-    conn.execute(
-        _INSERT_EVENT,
+    _INSERT_EVENT.rowcount(
+        conn,
         {
             "at": utcnow(),
             "actor": actor[:150],

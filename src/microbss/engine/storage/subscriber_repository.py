@@ -34,6 +34,7 @@ from microbss.engine.domain.subscriber import (
     SubscriberQuery,
     SubscriberStatus,
 )
+from microbss.engine.storage.prepared import Prepared
 from microbss.engine.storage.tables import (
     allowance_balances,
     allowances,
@@ -103,7 +104,7 @@ def active_subscriber_id(conn: Connection, msisdn: str) -> int | None:
     ).scalar_one_or_none()
 
 
-_BALANCE_HOLDER = (
+_BALANCE_HOLDER = Prepared(
     select(subscribers.c.status, subscribers.c.payment_type, balances.c.currency)
     .outerjoin(balances, balances.c.subscriber_id == subscribers.c.id)
     .where(subscribers.c.id == bindparam("subscriber_id"))
@@ -114,7 +115,7 @@ def balance_holder(
     conn: Connection, subscriber_id: int
 ) -> tuple[SubscriberStatus, PaymentType, str | None] | None:
     """Status, payment type and main-balance currency (None without a balance row)."""
-    row = conn.execute(_BALANCE_HOLDER, {"subscriber_id": subscriber_id}).first()
+    row = _BALANCE_HOLDER.first(conn, {"subscriber_id": subscriber_id})
     if row is None:
         return None
     return SubscriberStatus(row.status), PaymentType(row.payment_type), row.currency
@@ -194,7 +195,7 @@ _unbilled = (
 
 # One row per allowance of the plan (one row without allowance columns when it has none), each
 # with the allowance row whose period contains ``now``, if rating has written one yet.
-_PAGE_BY_ID = (
+_PAGE_BY_ID = Prepared(
     select(
         subscribers,
         _handsets.c.model.label("handset_model"),
@@ -254,7 +255,7 @@ def subscriber_page(
 ) -> SubscriberPage | None:
     """The subscriber's page as of ``now`` in one query; ``period_of(cycle_day)`` gives the
     allowance period (the subscriber's bill cycle day, None for prepaid)."""
-    rows = conn.execute(_PAGE_BY_ID, {"subscriber_id": subscriber_id, "now": now}).all()
+    rows = _PAGE_BY_ID.all(conn, {"subscriber_id": subscriber_id, "now": now})
     if not rows:
         return None
     first = rows[0]
@@ -380,7 +381,7 @@ def insert_allowance_balances(
 
 
 # (Bind names differ from column names: SQLAlchemy reserves those for the SET clause.)
-_CREDIT_PREPAID_BALANCE = (
+_CREDIT_PREPAID_BALANCE = Prepared(
     update(balances)
     .where(
         balances.c.subscriber_id == bindparam("holder_id"),
@@ -407,13 +408,13 @@ def credit_prepaid_balance(
     """Add ``amount`` to an active prepaid subscriber's main balance in that currency, in the
     database (no read-modify-write); the new amount, or None when the subscriber is not (or no
     longer) an active prepaid one with a balance in that currency."""
-    found = conn.execute(
-        _CREDIT_PREPAID_BALANCE,
+    found = _CREDIT_PREPAID_BALANCE.first(
+        conn,
         {
             "holder_id": subscriber_id,
             "balance_currency": amount.currency,
             "credit_minor": amount.amount_minor,
             "credited_at": at,
         },
-    ).scalar_one_or_none()
-    return None if found is None else int(found)
+    )
+    return None if found is None else int(found.amount_minor)

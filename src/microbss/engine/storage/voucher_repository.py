@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from microbss.engine.domain.paging import Page, PageRequest, make_page
 from microbss.engine.domain.voucher import Voucher, VoucherState
+from microbss.engine.storage.prepared import Prepared
 from microbss.engine.storage.tables import throttle_events, vouchers
 
 _PUBLIC_COLUMNS = [c for c in vouchers.c if c.name != "pin_hash"]
@@ -102,17 +103,17 @@ def change_state(
     return int(result.rowcount)
 
 
-# Redemption runs these on every call: built once here, so a call only binds values (building
-# a statement and its cache key per call cost more than running it).
-_REDEEMABLE = select(
-    vouchers.c.id, vouchers.c.serial, vouchers.c.value_minor, vouchers.c.currency
-).where(
-    vouchers.c.pin_hash == bindparam("pin_hash"),
-    vouchers.c.state == int(VoucherState.NEW),
-    or_(vouchers.c.expires_at.is_(None), vouchers.c.expires_at > bindparam("now")),
+# Redemption runs these on every call: prepared once (storage/prepared.py), so a call only
+# binds values.
+_REDEEMABLE = Prepared(
+    select(vouchers.c.id, vouchers.c.serial, vouchers.c.value_minor, vouchers.c.currency).where(
+        vouchers.c.pin_hash == bindparam("pin_hash"),
+        vouchers.c.state == int(VoucherState.NEW),
+        or_(vouchers.c.expires_at.is_(None), vouchers.c.expires_at > bindparam("now")),
+    )
 )
 
-_MARK_USED = (
+_MARK_USED = Prepared(
     update(vouchers)
     .where(
         vouchers.c.id == bindparam("voucher_id"),
@@ -129,7 +130,9 @@ _MARK_USED = (
     )
 )
 
-_PIN_HASH_EXISTS = select(vouchers.c.id).where(vouchers.c.pin_hash == bindparam("pin_hash"))
+_PIN_HASH_EXISTS = Prepared(
+    select(vouchers.c.id).where(vouchers.c.pin_hash == bindparam("pin_hash"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,7 @@ class RedeemableVoucher:
 
 def find_redeemable(conn: Connection, pin_hash: str, now: datetime) -> RedeemableVoucher | None:
     """The NEW, unexpired voucher with this PIN hash, if any (a read: nothing is taken yet)."""
-    row = conn.execute(_REDEEMABLE, {"pin_hash": pin_hash, "now": now}).first()
+    row = _REDEEMABLE.first(conn, {"pin_hash": pin_hash, "now": now})
     if row is None:
         return None
     return RedeemableVoucher(row.id, row.serial, int(row.value_minor), row.currency)
@@ -157,26 +160,26 @@ def mark_used(
 
     The WHERE clause is the guard, so of concurrent redemptions exactly one sees the row.
     """
-    result = conn.execute(
-        _MARK_USED,
+    changed = _MARK_USED.rowcount(
+        conn,
         {"voucher_id": voucher_id, "subscriber_id": subscriber_id, "actor": actor[:150], "now": at},
     )
-    return bool(result.rowcount == 1)
+    return changed == 1
 
 
 def pin_hash_exists(conn: Connection, pin_hash: str) -> bool:
-    return conn.execute(_PIN_HASH_EXISTS, {"pin_hash": pin_hash}).first() is not None
+    return _PIN_HASH_EXISTS.first(conn, {"pin_hash": pin_hash}) is not None
 
 
 # --- Wrong-PIN throttle ---------------------------------------------------------------------
 
 
 @functools.cache
-def _failures_since(key_count: int) -> Select[Any]:
+def _failures_since(key_count: int) -> Prepared:
     # One statement per number of keys (always 2 today), with plain bind parameters: an
     # "expanding" IN is re-rendered on every call.
     keys: list[Any] = [bindparam(f"key_{i}") for i in range(key_count)]
-    return (
+    return Prepared(
         select(throttle_events.c.key, func.count().label("failures"))
         .where(throttle_events.c.key.in_(keys), throttle_events.c.at > bindparam("since"))
         .group_by(throttle_events.c.key)
@@ -186,7 +189,7 @@ def _failures_since(key_count: int) -> Select[Any]:
 def count_failures(conn: Connection, keys: Sequence[str], since: datetime) -> dict[str, int]:
     """Failures per key since ``since`` (keys without any are absent), in one query."""
     params: dict[str, Any] = {f"key_{i}": key for i, key in enumerate(keys)}
-    rows = conn.execute(_failures_since(len(keys)), {**params, "since": since})
+    rows = _failures_since(len(keys)).all(conn, {**params, "since": since})
     return {row.key: int(row.failures) for row in rows}
 
 
