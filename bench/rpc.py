@@ -144,16 +144,18 @@ def _serve(data_dir: str, ready: Any, stop: Event) -> None:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from microbss.engine.api.deferred_logging import deferred_log_writes
     from microbss.engine.api.server import create_server
     from microbss.engine.deps import build_deps
 
     deps = build_deps()
     ids, pins = _seed(deps, CALLS["redeem_voucher"] + 100)
     server, port = create_server("127.0.0.1:0", deps)
-    server.start()
-    ready.put((port, ids, pins))
-    stop.wait()
-    server.stop(grace=5).wait()
+    with deferred_log_writes():  # as `engine serve` does
+        server.start()
+        ready.put((port, ids, pins))
+        stop.wait()
+        server.stop(grace=5).wait()
 
 
 # --- Load generator --------------------------------------------------------------------------

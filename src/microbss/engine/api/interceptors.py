@@ -1,9 +1,9 @@
 """The API's server interceptor: per-call context, bearer token, error mapping, access log.
 
 For every call it:
-- sets the request id, the acting user (``x-actor``) and the client address in the context
-  variables services read (services/context.py), and returns the request id to the caller in
-  the ``x-request-id`` trailing metadata;
+- sets the request id and the acting user (``x-actor``) in the context variables services read
+  (services/context.py), and returns the request id to the caller in the ``x-request-id``
+  trailing metadata;
 - when a token is configured, requires ``authorization: Bearer <token>`` (constant-time compare)
   on every Engine method; health and reflection stay open so probes and generic clients work;
 - turns a DomainError into its declared status with its readable message, and any other
@@ -28,7 +28,7 @@ from typing import Any
 import grpc
 
 from microbss.engine.domain.errors import DomainError
-from microbss.engine.services.context import actor_var, client_var, new_request_id, request_id_var
+from microbss.engine.services.context import actor_var, new_request_id, request_id_var
 
 log = logging.getLogger("microbss.engine.api")
 
@@ -171,7 +171,6 @@ class _Call:
         tokens = [
             request_id_var.set(request_id),
             actor_var.set(actor),
-            client_var.set(context.peer() or ""),
         ]
         context.set_trailing_metadata((("x-request-id", request_id),))
         return time.perf_counter(), tokens
@@ -212,4 +211,3 @@ class _Call:
             )
         request_id_var.reset(tokens[0])
         actor_var.reset(tokens[1])
-        client_var.reset(tokens[2])

@@ -19,6 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from microbss.engine.api.deferred_logging import deferred_log_writes
 from microbss.engine.api.interceptors import EngineInterceptor
 from microbss.engine.api.servicers import EngineServicer
 from microbss.engine.config import ConfigError
@@ -120,21 +121,22 @@ def serve(deps: Deps, addr: str | None = None) -> None:
         stop_requested.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    built.server.start()
-    scheme = "TLS" if deps.settings.tls_cert else "plaintext"
-    host = listen.rsplit(":", 1)[0]
-    log.info(
-        "engine listening on %s:%d (%s%s)",
-        host,
-        built.port,
-        scheme,
-        ", bearer token required" if deps.settings.token else "",
-    )
-    try:
-        stop_requested.wait()
-    finally:
-        built.health.enter_graceful_shutdown()  # every service reports NOT_SERVING
-        built.server.stop(grace=SHUTDOWN_GRACE_S).wait()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        log.info("engine stopped")
+    with deferred_log_writes():  # one access line per call, written off the worker threads
+        built.server.start()
+        scheme = "TLS" if deps.settings.tls_cert else "plaintext"
+        host = listen.rsplit(":", 1)[0]
+        log.info(
+            "engine listening on %s:%d (%s%s)",
+            host,
+            built.port,
+            scheme,
+            ", bearer token required" if deps.settings.token else "",
+        )
+        try:
+            stop_requested.wait()
+        finally:
+            built.health.enter_graceful_shutdown()  # every service reports NOT_SERVING
+            built.server.stop(grace=SHUTDOWN_GRACE_S).wait()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("engine stopped")

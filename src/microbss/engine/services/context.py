@@ -10,7 +10,6 @@ import uuid
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 actor_var: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="")
-client_var: contextvars.ContextVar[str] = contextvars.ContextVar("client", default="")
 
 
 def new_request_id() -> str:
@@ -24,8 +23,3 @@ def current_request_id() -> str:
 def current_actor(default: str = "api") -> str:
     """The acting user named by the caller (x-actor), else ``default``."""
     return actor_var.get() or default
-
-
-def current_client() -> str:
-    """The caller's address (e.g. "ipv4:127.0.0.1:53012"), used as a throttling key."""
-    return client_var.get()

@@ -34,7 +34,8 @@ from microbss.engine.domain.subscriber import (
 from microbss.engine.services.audit import record_audit
 from microbss.engine.storage import resource_repository, subscriber_repository
 from microbss.engine.storage.catalog_repository import load_catalog
-from microbss.engine.storage.uow import UnitOfWork, read_connection
+from microbss.engine.storage.prepared import AnyConnection
+from microbss.engine.storage.uow import UnitOfWork, driver_connection
 
 # --- Create ----------------------------------------------------------------------------------
 
@@ -140,7 +141,7 @@ def get_subscriber(
     def period_of(cycle_day: int | None) -> tuple[datetime, datetime]:
         return _current_period(now, cycle_day or PREPAID_CYCLE_DAY, tz)
 
-    with read_connection(deps.db) as conn:
+    with driver_connection(deps.db) as conn:
         wanted = _subscriber_id(conn, subscriber_id, msisdn)
         found = subscriber_repository.subscriber_page(conn, wanted, now, period_of)
     if found is None:
@@ -166,7 +167,7 @@ def _current_period(now: datetime, cycle_day: int, tz: ZoneInfo) -> tuple[dateti
     return period
 
 
-def _subscriber_id(conn: Connection, subscriber_id: int | None, msisdn: str | None) -> int:
+def _subscriber_id(conn: AnyConnection, subscriber_id: int | None, msisdn: str | None) -> int:
     if subscriber_id:
         if subscriber_id < 0:
             raise InvalidArgument("must be a positive number", field="subscriber_id")

@@ -40,7 +40,8 @@ from microbss.engine.domain.voucher import (
 )
 from microbss.engine.services.audit import record_audit
 from microbss.engine.storage import subscriber_repository, voucher_repository
-from microbss.engine.storage.uow import UnitOfWork, read_connection
+from microbss.engine.storage.prepared import AnyConnection
+from microbss.engine.storage.uow import UnitOfWork, driver_connection
 
 MAX_WRONG_PINS = 5
 WRONG_PIN_WINDOW = timedelta(minutes=15)
@@ -186,7 +187,7 @@ def redeem_voucher(deps: Deps, actor: str, client: str, subscriber_id: int, pin:
     now = deps.clock()
     keys = throttle_keys(subscriber_id, actor, client)
     pin_hash = hash_pin(normalised, deps.settings.secret)
-    with read_connection(deps.db) as conn:  # _take_and_credit re-checks what it relies on
+    with driver_connection(deps.db) as conn:  # _take_and_credit re-checks what it relies on
         _check_not_throttled(conn, keys, now)
         currency = _prepaid_balance_currency(conn, subscriber_id)
         voucher = voucher_repository.find_redeemable(conn, pin_hash, now)
@@ -216,7 +217,7 @@ def throttle_keys(subscriber_id: int, actor: str, client: str) -> list[str]:
     return [f"redeem:subscriber:{subscriber_id}", f"redeem:caller:{host}|{actor}"]
 
 
-def _check_not_throttled(conn: Connection, keys: list[str], now: datetime) -> None:
+def _check_not_throttled(conn: AnyConnection, keys: list[str], now: datetime) -> None:
     failures = voucher_repository.count_failures(conn, keys, now - WRONG_PIN_WINDOW)
     if any(count >= MAX_WRONG_PINS for count in failures.values()):
         minutes = int(WRONG_PIN_WINDOW.total_seconds() // 60)
@@ -267,7 +268,7 @@ def _take_and_credit(
     )
 
 
-def _prepaid_balance_currency(conn: Connection, subscriber_id: int) -> str:
+def _prepaid_balance_currency(conn: AnyConnection, subscriber_id: int) -> str:
     found = subscriber_repository.balance_holder(conn, subscriber_id)
     if found is None:
         raise NotFound(f"subscriber {subscriber_id} does not exist", field="subscriber_id")

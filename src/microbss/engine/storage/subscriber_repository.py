@@ -34,7 +34,7 @@ from microbss.engine.domain.subscriber import (
     SubscriberQuery,
     SubscriberStatus,
 )
-from microbss.engine.storage.prepared import Prepared
+from microbss.engine.storage.prepared import AnyConnection, Prepared
 from microbss.engine.storage.tables import (
     allowance_balances,
     allowances,
@@ -95,13 +95,17 @@ def get_subscriber(conn: Connection, subscriber_id: int) -> Subscriber | None:
     return subscriber_from_row(row) if row else None
 
 
-def active_subscriber_id(conn: Connection, msisdn: str) -> int | None:
+_ACTIVE_HOLDER = Prepared(
+    select(subscribers.c.id).where(
+        subscribers.c.msisdn == bindparam("msisdn"), subscribers.c.status == "ACTIVE"
+    )
+)
+
+
+def active_subscriber_id(conn: AnyConnection, msisdn: str) -> int | None:
     """The id of the active subscriber holding ``msisdn``, if any."""
-    return conn.execute(
-        select(subscribers.c.id).where(
-            subscribers.c.msisdn == msisdn, subscribers.c.status == "ACTIVE"
-        )
-    ).scalar_one_or_none()
+    row = _ACTIVE_HOLDER.first(conn, {"msisdn": msisdn})
+    return None if row is None else int(row.id)
 
 
 _BALANCE_HOLDER = Prepared(
@@ -112,7 +116,7 @@ _BALANCE_HOLDER = Prepared(
 
 
 def balance_holder(
-    conn: Connection, subscriber_id: int
+    conn: AnyConnection, subscriber_id: int
 ) -> tuple[SubscriberStatus, PaymentType, str | None] | None:
     """Status, payment type and main-balance currency (None without a balance row)."""
     row = _BALANCE_HOLDER.first(conn, {"subscriber_id": subscriber_id})
@@ -248,7 +252,7 @@ class SubscriberPage:
 
 
 def subscriber_page(
-    conn: Connection,
+    conn: AnyConnection,
     subscriber_id: int,
     now: datetime,
     period_of: Callable[[int | None], tuple[datetime, datetime]],

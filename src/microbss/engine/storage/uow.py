@@ -8,7 +8,8 @@
 for each other instead of failing half-way; on PostgreSQL it is an ordinary transaction and
 writers rely on row locks, conditional updates and unique constraints.
 
-``read_connection`` is for hot reads that need no snapshot across statements.
+``read_connection`` is for hot reads that need no snapshot across statements;
+``driver_connection`` for those made only of prepared statements (storage/prepared.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import itertools
 import logging
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
 from microbss.engine.storage.db import is_sqlite
+from microbss.engine.storage.prepared import DriverConnection
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,18 @@ def read_connection(engine: Engine) -> Connection:
     BEGIN/ROLLBACK round trips (~35 us a call). Use it as ``with read_connection(e) as conn:``.
     """
     return engine.connect().execution_options(sqlite_begin="")
+
+
+@contextmanager
+def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
+    """A pooled driver connection for prepared reads, with ``read_connection``'s semantics
+    (each statement reads the latest committed data; nothing to commit), back to the pool
+    (and rolled back there on PostgreSQL) at the end."""
+    pooled = engine.raw_connection()
+    try:
+        yield DriverConnection(engine.dialect, pooled.dbapi_connection)
+    finally:
+        pooled.close()
 
 
 class UnitOfWork:

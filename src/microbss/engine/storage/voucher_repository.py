@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 
 from microbss.engine.domain.paging import Page, PageRequest, make_page
 from microbss.engine.domain.voucher import Voucher, VoucherState
-from microbss.engine.storage.prepared import Prepared
+from microbss.engine.storage.prepared import AnyConnection, Prepared
 from microbss.engine.storage.tables import throttle_events, vouchers
 
 _PUBLIC_COLUMNS = [c for c in vouchers.c if c.name != "pin_hash"]
@@ -145,7 +145,7 @@ class RedeemableVoucher:
     currency: str
 
 
-def find_redeemable(conn: Connection, pin_hash: str, now: datetime) -> RedeemableVoucher | None:
+def find_redeemable(conn: AnyConnection, pin_hash: str, now: datetime) -> RedeemableVoucher | None:
     """The NEW, unexpired voucher with this PIN hash, if any (a read: nothing is taken yet)."""
     row = _REDEEMABLE.first(conn, {"pin_hash": pin_hash, "now": now})
     if row is None:
@@ -167,7 +167,7 @@ def mark_used(
     return changed == 1
 
 
-def pin_hash_exists(conn: Connection, pin_hash: str) -> bool:
+def pin_hash_exists(conn: AnyConnection, pin_hash: str) -> bool:
     return _PIN_HASH_EXISTS.first(conn, {"pin_hash": pin_hash}) is not None
 
 
@@ -186,7 +186,7 @@ def _failures_since(key_count: int) -> Prepared:
     )
 
 
-def count_failures(conn: Connection, keys: Sequence[str], since: datetime) -> dict[str, int]:
+def count_failures(conn: AnyConnection, keys: Sequence[str], since: datetime) -> dict[str, int]:
     """Failures per key since ``since`` (keys without any are absent), in one query."""
     params: dict[str, Any] = {f"key_{i}": key for i, key in enumerate(keys)}
     rows = _failures_since(len(keys)).all(conn, {**params, "since": since})

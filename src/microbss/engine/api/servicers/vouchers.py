@@ -7,7 +7,7 @@ import grpc
 from microbss.engine.api import mapper
 from microbss.engine.deps import Deps
 from microbss.engine.services import vouchers
-from microbss.engine.services.context import current_actor, current_client
+from microbss.engine.services.context import current_actor
 from microbss.v1 import engine_pb2
 
 
@@ -47,6 +47,6 @@ class VoucherRpcs:
         self, request: engine_pb2.RedeemVoucherRequest, context: grpc.ServicerContext
     ) -> engine_pb2.RedeemVoucherResponse:
         redemption = vouchers.redeem_voucher(
-            self.deps, current_actor(), current_client(), request.subscriber_id, request.pin
+            self.deps, current_actor(), context.peer() or "", request.subscriber_id, request.pin
         )
         return mapper.redemption_to_pb(redemption)
