@@ -433,7 +433,7 @@ def usage_chunk_to_pb(chunk: usage.UsageRows) -> engine_pb2.UsageChunk:
     add = message.cdrs.add
     unit_of, started_micros = chunk.units.get, chunk.started_micros
     for (cdr_id, service, started_at, quantity, other_party, zone, band, billable,
-         allowance_used, charge_minor, currency, flags, bill_id) in chunk.rows:  # fmt: skip
+         allowance_used, charge_minor, currency, flags, bill_id, _key) in chunk.rows:  # fmt: skip
         cdr = add(
             cdr_id=cdr_id,
             service=service,

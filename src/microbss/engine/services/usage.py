@@ -1,11 +1,13 @@
 """A subscriber's rated usage for dispute handling: rated CDRs newest first, in chunks.
 
 The window defaults to the three calendar months before ``to`` (``to`` defaults to now) and may
-span at most 13 months. Rows come from one query on the (subscriber_id, started_at) index,
-newest first, fetched from the driver's cursor one message's worth at a time, so a stream of
-100k CDRs never holds them all in memory. The query's read snapshot stays open while the
-client reads: well under a second for 100k rows at full speed; a client that stops reading
-holds it until its call ends (its deadline or a cancel closes the cursor).
+span at most 13 months. Rows come newest first on the (subscriber_id, started_at) index, a few
+messages' worth per query, each query starting after the last row read (keyset paging on
+(started_at, id)): a stream of 100k CDRs never holds them all in memory, and between messages
+it holds no connection, cursor or read snapshot, so a client that reads slowly (or stops) keeps
+no database resource and does not hold back SQLite's WAL checkpoints or PostgreSQL's vacuum.
+Each message is consistent in itself; a CDR loaded into the part of the window already sent
+while the stream runs is not sent (as with any paged listing).
 
 Speed: a chunk is handed over as the driver's tuples (:class:`UsageRows`), not one object per
 CDR; the API maps them straight into stream messages, start times as integer seconds and nanos.
@@ -15,16 +17,18 @@ A dataclass and a datetime per row cost more than the database read itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import exists, select
+from sqlalchemy.engine import Dialect
 
 from microbss.engine.deps import Deps
 from microbss.engine.domain.errors import InvalidArgument, NotFound
+from microbss.engine.storage.prepared import DriverConnection, Prepared
 from microbss.engine.storage.tables import rated_cdrs, services, subscribers
+from microbss.engine.storage.uow import driver_connection
 
 DEFAULT_ROWS_PER_MESSAGE = 1000
 MAX_ROWS_PER_MESSAGE = 5000
@@ -35,16 +39,19 @@ _EPOCH = datetime(1970, 1, 1)
 
 USAGE_COLUMNS = (
     "cdr_id, service_id, started_at, quantity, other_party, zone, band, billable_quantity,"
-    " allowance_used, charge_minor, currency, flags, bill_id"
+    " allowance_used, charge_minor, currency, flags, bill_id, id"
 )
+_STARTED_AT, _ROW_ID = 2, 13  # positions in USAGE_COLUMNS: the keyset of the next page
+# Rows read per query (whole messages): fewer queries, and still only a few MB in memory.
+ROWS_PER_QUERY = 5000
 
 
 @dataclass(frozen=True, slots=True)
 class UsageRows:
     """One chunk of rated CDRs exactly as the database driver returned them: tuples in
     :data:`USAGE_COLUMNS` order (flags are bits of :data:`FLAG_NAMES`, bill_id None when not
-    billed), with what it takes to read them. No Python object per CDR beyond the driver's
-    tuple: at 100k rows per stream, each one costs more than the read itself."""
+    billed, id the row's key), with what it takes to read them. No Python object per CDR
+    beyond the driver's tuple: at 100k rows per stream, each one costs more than the read."""
 
     rows: Sequence[tuple[Any, ...]]
     units: Mapping[str, str]  # service id -> unit
@@ -102,42 +109,70 @@ def usage_query(
     return UsageQuery(subscriber_id, start, end, rows_per_message or DEFAULT_ROWS_PER_MESSAGE)
 
 
-def stream_usage(deps: Deps, query: UsageQuery) -> Iterator[UsageRows]:
-    """Chunks of at most ``rows_per_message`` rows, newest first, fetched from one cursor."""
-    with deps.db.connect() as conn:
-        units = dict(conn.execute(select(services.c.id, services.c.unit)).all())
-        micros = _micros_reader(conn.dialect.name)
-        with _usage_cursor(conn, query) as cursor:
-            while rows := cursor.fetchmany(query.rows_per_message):
-                yield UsageRows(rows, units, micros)
+def stream_usage(
+    deps: Deps, query: UsageQuery, rows_per_query: int = ROWS_PER_QUERY
+) -> Iterator[UsageRows]:
+    """Chunks of at most ``rows_per_message`` rows, newest first, a few chunks per query
+    (``rows_per_query`` rounded down to whole chunks)."""
+    with driver_connection(deps.db) as conn:
+        units = dict(_SERVICE_UNITS.all(conn, {}))
+    micros = _micros_reader(deps.db.dialect.name)
+    size = query.rows_per_message
+    pages = _UsagePages(deps.db.dialect, query, size * max(1, rows_per_query // size))
+    after: tuple[Any, int] | None = None
+    while True:
+        with driver_connection(deps.db) as conn:
+            rows = pages.fetch(conn, after)
+        for start in range(0, len(rows), size):
+            yield UsageRows(rows[start : start + size], units, micros)
+        if len(rows) < pages.limit:
+            return
+        last = rows[-1]
+        after = (last[_STARTED_AT], last[_ROW_ID])
 
 
-@contextmanager
-def _usage_cursor(conn: Connection, query: UsageQuery) -> Iterator[Any]:
-    """The driver's own cursor over the window, newest first.
+_SERVICE_UNITS = Prepared(select(services.c.id, services.c.unit))
+
+
+class _UsagePages:
+    """The window's rows newest first, one page per call, through the driver's cursor.
 
     SQLAlchemy's result would build a Row and parse a datetime per CDR, which costs more than
-    reading it. On PostgreSQL the cursor is a server-side one, so rows come over in chunks as
-    they are fetched instead of all at once; SQLite steps through the index as rows are fetched.
+    reading it; the next page starts after the last row's (started_at, id) exactly as the
+    driver returned them, so nothing is converted on the way.
     """
-    dialect = conn.dialect
-    postgres = dialect.name == "postgresql"
-    mark = "%s" if postgres else "?"
-    to_driver = rated_cdrs.c.started_at.type.bind_processor(dialect) or (lambda value: value)
-    sql = (
-        f"SELECT {USAGE_COLUMNS} FROM rated_cdrs"  # noqa: S608 (constants only)
-        f" WHERE subscriber_id = {mark} AND started_at >= {mark} AND started_at < {mark}"
-        " ORDER BY started_at DESC, id DESC"
-    )
-    dbapi: Any = conn.connection.dbapi_connection
-    cursor = dbapi.cursor(name="usage_stream") if postgres else dbapi.cursor()
-    try:
-        if postgres:
-            cursor.itersize = query.rows_per_message
-        cursor.execute(sql, (query.subscriber_id, to_driver(query.start), to_driver(query.end)))
-        yield cursor
-    finally:
-        cursor.close()
+
+    def __init__(self, dialect: Dialect, query: UsageQuery, limit: int) -> None:
+        self.limit = limit
+        mark = "%s" if dialect.name == "postgresql" else "?"
+        to_driver = rated_cdrs.c.started_at.type.bind_processor(dialect) or (lambda value: value)
+        select_rows = (
+            f"SELECT {USAGE_COLUMNS} FROM rated_cdrs"  # noqa: S608 (constants only)
+            f" WHERE subscriber_id = {mark} AND started_at >= {mark}"
+        )
+        order = f" ORDER BY started_at DESC, id DESC LIMIT {int(limit)}"
+        self._first = f"{select_rows} AND started_at < {mark}{order}"
+        # One upper bound on started_at, the last row's: given a second one (the window's end),
+        # SQLite bounded its index scan by that one and re-read every page sent before.
+        self._next = (
+            f"{select_rows} AND started_at <= {mark} AND (started_at < {mark} OR id < {mark})"
+            + order
+        )
+        self._subscriber_and_start = (query.subscriber_id, to_driver(query.start))
+        self._end = to_driver(query.end)
+
+    def fetch(self, conn: DriverConnection, after: tuple[Any, int] | None) -> list[Any]:
+        cursor = conn.driver.cursor()
+        try:
+            if after is None:
+                cursor.execute(self._first, (*self._subscriber_and_start, self._end))
+            else:
+                started_at, row_id = after
+                params = (*self._subscriber_and_start, started_at, started_at, row_id)
+                cursor.execute(self._next, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
 
 def _micros_reader(dialect: str) -> Callable[[Any], int]:
