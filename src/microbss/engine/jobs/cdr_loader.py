@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from microbss.engine.deps import Deps
@@ -67,7 +67,6 @@ from microbss.engine.jobs.cdr_reading import (
     read_chunks,
 )
 from microbss.engine.storage.catalog_repository import load_catalog
-from microbss.engine.storage.tables import subscribers
 from microbss.engine.storage.uow import UnitOfWork
 
 __all__ = ["CdrFileError", "LoadSummary", "load_cdr_files"]
@@ -163,24 +162,22 @@ class RunLines:
         lines: list[Line] = []
         tenures: list[Tenure] = []
         plan_index: dict[int, int] = {}
-        query = select(
-            subscribers.c.id,
-            subscribers.c.msisdn,
-            subscribers.c.payment_type,
-            subscribers.c.price_plan_id,
-            subscribers.c.bill_cycle_id,
-            subscribers.c.activated_at,
-            subscribers.c.terminated_at,
-        ).order_by(subscribers.c.activated_at, subscribers.c.id)
-        for row in conn.execute(query):
-            plan = catalog.price_plans[row.price_plan_id]
-            cycle = catalog.bill_cycles.get(row.bill_cycle_id) if row.bill_cycle_id else None
-            prepaid = row.payment_type == PaymentType.PREPAID.value
+        plans_by_id, cycles = catalog.price_plans, catalog.bill_cycles
+        prepaid_type, instant = PaymentType.PREPAID.value, _Instants()
+        # Through the driver, like the batches: SQLAlchemy's per-value processing and named
+        # rows cost a third of a second per 10,000 subscribers, on every run.
+        for sid, msisdn, payment_type, plan_id, cycle_id, activated, terminated in _dbapi(
+            conn
+        ).execute(_LINES_QUERY):
+            plan = plans_by_id[plan_id]
+            cycle = cycles.get(cycle_id) if cycle_id else None
+            prepaid = payment_type == prepaid_type
             cycle_day = cycle.cycle_day if cycle else PREPAID_CYCLE_DAY
-            lines.append(Line(row.id, plan.currency, _PAYMENT_TYPE[prepaid], prepaid, cycle_day))
+            lines.append(Line(sid, plan.currency, _PAYMENT_TYPE[prepaid], prepaid, cycle_day))
             plan_no = plan_index.setdefault(plan.id, len(plan_index))
-            tenures.append(Tenure(row.msisdn, row.activated_at, row.terminated_at, plan_no))
-        plans = [catalog.price_plans[plan_id] for plan_id in plan_index]  # in index order
+            ended = instant(terminated) if terminated is not None else None
+            tenures.append(Tenure(msisdn, instant(activated), ended, plan_no))
+        plans = [plans_by_id[plan_id] for plan_id in plan_index]  # in index order
         tz = deps.settings.tz
         snapshot = Subscribers(
             plans=plans,
@@ -190,6 +187,12 @@ class RunLines:
             country_code=deps.settings.country_code,
         )
         return cls(lines, [RateCard(plan, tz) for plan in plans], snapshot)
+
+
+_LINES_QUERY = (
+    "SELECT id, msisdn, payment_type, price_plan_id, bill_cycle_id, activated_at, terminated_at"
+    " FROM subscribers ORDER BY activated_at, id"
+)
 
 
 # --- Reading files ------------------------------------------------------------------------
