@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from microbss.engine.deps import Deps
+from microbss.engine.jobs import cdr_loader
 from microbss.engine.jobs.cdr_loader import CdrFileError, load_cdr_files
 from microbss.engine.storage.tables import allowance_balances, balances, rated_cdrs
 from tests.integration.usage_data import add_subscriber, main_balance, seed_catalog
@@ -408,3 +409,52 @@ def test_demo_cdrs_are_generated_and_loaded_through_the_loader_once(deps: Deps) 
     assert not path.with_name(path.name + ".rejects.csv").exists()
     generate_demo_cdrs(deps, ids, months=3)
     assert len(charges(deps)) == loaded
+
+
+# --- The reader process ------------------------------------------------------------------
+
+
+def test_a_reader_process_loads_exactly_what_the_loader_reads_itself(
+    deps: Deps, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_catalog(deps)
+    msisdns = [ANA, "34600000002", "34600000003"]
+    ids = [add_subscriber(deps, m, balance=900, prepaid=n != 1) for n, m in enumerate(msisdns)]
+    mixed = copy_fixture("mixed.csv", work)
+    many = many_cdrs(work / "m.csv", 3000, msisdns)
+    with gzip.open(work / "z.csv.gz", "wt", encoding="utf-8") as handle:
+        handle.write(HEADER + f"G1,{ANA},SMS,2026-10-07T10:00:00+02:00,1,34611111111,\n")
+    bad = work / "bad.csv"
+    bad.write_text("just,some,words\n", encoding="utf-8")
+    files = [mixed, many, work / "z.csv.gz", bad]
+
+    def load() -> tuple[object, ...]:
+        summary = load_cdr_files(deps, files, batch_size=700, progress=False)
+        rejects = (work / "mixed.csv.rejects.csv").read_text(encoding="utf-8")
+        counts = (summary.read, summary.rated, summary.rejected, summary.duplicate)
+        money = (summary.negative_balance, summary.charged_minor, len(summary.unreadable))
+        return counts, money, rejects, db_state(deps)
+
+    in_process = load()
+    reset_usage(deps, {ids[0]: 900, ids[2]: 900})
+    monkeypatch.setattr(cdr_loader, "READER_PROCESS_MIN_BYTES", 0)
+    by_reader = load()
+
+    assert by_reader == in_process
+    assert in_process[0] == (3000 + 13 + 1, 3000 + 6 + 1, 7, 0)
+    again = load_cdr_files(deps, files, batch_size=700, progress=False)
+    assert (again.rated, again.duplicate) == (0, 3007)
+
+
+def test_a_load_leaves_the_page_cache_of_its_pooled_connection_as_it_found_it(
+    deps: Deps, work: Path
+) -> None:
+    if deps.db.dialect.name != "sqlite":
+        pytest.skip("a SQLite setting")
+    seed_catalog(deps)
+    add_subscriber(deps, ANA)
+    with deps.db.connect() as conn:
+        usual = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    load_cdr_files(deps, [copy_fixture("mixed.csv", work)], progress=False)
+    with deps.db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == usual

@@ -198,7 +198,7 @@ class Rate:
     """What an event of one (service, zone, band) costs under a plan: the tariff that prices
     it, its pricing strategy and the allowance it draws on first (None when there is none)."""
 
-    __slots__ = ("_without_allowance", "allowance", "band", "pricing", "tariff", "zone")
+    __slots__ = ("_covered", "_without_allowance", "allowance", "band", "pricing", "tariff", "zone")
 
     def __init__(self, tariff: Tariff, zone: Zone, band: Band, allowance: Allowance | None):
         self.tariff = tariff
@@ -209,11 +209,20 @@ class Rate:
         # Charges with no allowance left by quantity: such a charge depends on nothing else,
         # and quantities repeat (seconds of a call, one SMS). Bounded: data bytes rarely do.
         self._without_allowance: dict[int, Charge] = {}
+        # Likewise the charges wholly covered by the allowance, by quantity: the same for any
+        # allowance left of at least their billable quantity.
+        self._covered: dict[int, Charge] = {}
 
     def charge(self, quantity: int, allowance_left: int) -> Charge:
         """Price an event of ``quantity`` given what remains of its allowance."""
         if allowance_left > 0:
-            return self._price(quantity, allowance_left)
+            covered = self._covered.get(quantity)
+            if covered is not None and covered.billable_quantity <= allowance_left:
+                return covered
+            charge = self._price(quantity, allowance_left)
+            if not charge.charged_quantity and len(self._covered) < _REMEMBERED_CHARGES:
+                self._covered[quantity] = charge
+            return charge
         known = self._without_allowance.get(quantity)
         if known is None:
             known = self._price(quantity, 0)
@@ -270,6 +279,10 @@ class RateCard:
     def rate_at(self, service_id: str, zone: Zone, started_at_utc: datetime) -> Rate | None:
         """The rate of an event: its band at ``started_at_utc``, then the tariff for it."""
         return self._rates.get((service_id, zone, self.band_at(started_at_utc)))
+
+    def rate_for(self, service_id: str, zone: Zone, band: Band) -> Rate | None:
+        """The rate of an event whose band is known; None when the plan does not price it."""
+        return self._rates.get((service_id, zone, band))
 
     def band_at(self, started_at_utc: datetime) -> Band:
         """:func:`band_at` for this plan, from a per-hour cache."""
@@ -379,11 +392,22 @@ class RatingState:
     def _counter_of(
         self, account: Account, event: UsageEvent, allowance: Allowance
     ) -> AllowanceCounter:
-        start, end = self.period_of(account.cycle_day, event.started_at)
-        key = (account.subscriber_id, event.service_id, start)
+        period = self.period_of(account.cycle_day, event.started_at)
+        return self.counter_in(account.subscriber_id, event.service_id, period, allowance)
+
+    def counter_in(
+        self,
+        subscriber_id: int,
+        service_id: str,
+        period: tuple[datetime, datetime],
+        allowance: Allowance,
+    ) -> AllowanceCounter:
+        """The subscriber's counter of ``allowance`` in the billing period ``period``: the one
+        held (loaded or already used), else a fresh one with nothing used."""
+        key = (subscriber_id, service_id, period[0])
         found = self.allowances.get(key)
         if found is None:
-            found = AllowanceCounter(granted=allowance.quantity, used=0, period_end=end)
+            found = AllowanceCounter(granted=allowance.quantity, used=0, period_end=period[1])
             self.allowances[key] = found
         return found
 

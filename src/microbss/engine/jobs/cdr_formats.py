@@ -97,14 +97,17 @@ class _LineTap:
 # --- Field checks shared by both formats ----------------------------------------------------
 
 
+def is_msisdn(text: str) -> bool:
+    """The one rule for an MSISDN in a CDR: 5 to 15 ASCII digits, nothing else."""
+    return 5 <= len(text) <= 15 and text.isascii() and text.isdigit()
+
+
 def normalise_msisdn(text: str) -> str | None:
-    """ "+34600123456" -> "34600123456"; None unless 5 to 15 ASCII digits."""
+    """ "+34600123456" -> "34600123456"; None unless :func:`is_msisdn` after that."""
     digits = text.strip()
     if digits.startswith("+"):
         digits = digits[1:]
-    if 5 <= len(digits) <= 15 and digits.isascii() and digits.isdigit():
-        return digits
-    return None
+    return digits if is_msisdn(digits) else None
 
 
 def parse_quantity(text: str, what: str) -> int | Rejected:
@@ -226,7 +229,7 @@ def _own_csv_row(
     if len(cdr_id) > MAX_CDR_ID_LENGTH:
         return Rejected(f"cdr_id longer than {MAX_CDR_ID_LENGTH} characters")
     msisdn = row[i_msisdn]
-    if not (msisdn.isdigit() and msisdn.isascii() and 5 <= len(msisdn) <= 15):
+    if not is_msisdn(msisdn):
         checked = normalise_msisdn(msisdn)  # the slow path: spaces, a leading "+", or bad
         if checked is None:
             return Rejected(f"bad msisdn {msisdn!r}: expected 5 to 15 digits")

@@ -1,0 +1,386 @@
+"""The reading side of the CDR loader: CDR files in, checked rows ready to rate out.
+
+Reading a CDR file means parsing each line (:mod:`cdr_formats`) and checking it against the
+run's subscribers and price plans: the line that held the MSISDN at the event time, a known
+service, a tariff for the event's zone and band. What comes out is a stream of :class:`Chunk`
+values, each carrying
+
+- the good rows as compact tuples ``(started_at text, cdr_id, line, context, quantity,
+  other_party)``, sorted in rating order (start time, then CDR id); ``started_at`` is the naive
+  UTC instant in the database's text format (fixed width, so text order is time order) and
+  ``line`` the index of the subscriber line in :attr:`Subscribers.lines`;
+- the rejects (line number, reason, the line as read) in file order, for the reject file;
+- how many lines were read and skipped, and how many rows repeated a CDR id already in the
+  batch (the first copy in the file wins; the rest count as duplicates).
+
+A *context* is a small integer naming one (price plan, service, zone, band): the rate of the
+CDR. A chunk lists the contexts it uses for the first time.
+
+Every ``batch_size`` good rows the stream marks a batch end: the loader commits each batch in
+one transaction. Chunks are smaller than batches so that the loader receives rows while the
+rest of the batch is still being read.
+
+The same stream runs in the loader's process or, for large files, in a reader process
+(:class:`ReaderProcess`, started with ``python -c``, a fresh interpreter like multiprocessing's
+spawn) that does the parsing and checking on the machine's other core while the loader rates
+and stores. This module imports neither SQLAlchemy nor the storage layer, so that process starts
+in a fraction of a second. Nothing here touches the database: exactly-once, rating and crash
+safety stay with the loader's transactions.
+"""
+
+from __future__ import annotations
+
+import gc
+import gzip
+import io
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from microbss.engine.domain.catalog import Band, PricePlan, Zone
+from microbss.engine.domain.rating import RateCard, zone_for_other_party
+from microbss.engine.jobs.cdr_formats import CdrFormatError, CdrRecord, Skipped, parser_for
+
+# Rows per chunk: small enough that the loader gets rows early, large enough that passing a
+# chunk between processes costs little next to its rows.
+CHUNK_ROWS = 5_000
+
+# A checked row: (started_at text, cdr_id, line, context, quantity, other_party).
+ReadRow = tuple[str, str, int, int, int, str]
+# A context first used in a chunk: (context, plan index, service id, zone, band).
+NewContext = tuple[int, int, str, Zone, Band]
+
+
+class CdrFileError(Exception):
+    """A file could not be read at all (missing, unreadable, not the stated format)."""
+
+
+# The errors that make a file unreadable as a whole; any other error is a fault of the loader.
+FILE_ERRORS = (OSError, EOFError, gzip.BadGzipFile, CdrFormatError)
+
+
+def database_time(instant: datetime) -> str:
+    """A naive UTC instant as SQLAlchemy stores a DateTime in SQLite ("YYYY-MM-DD HH:MM:SS.ffffff"),
+    which PostgreSQL's COPY also reads as a timestamp."""
+    return instant.isoformat(" ", "microseconds")
+
+
+@contextmanager
+def open_cdr_text(path: Path) -> Iterator[IO[str]]:
+    """The file as text (gunzipped when it ends in .gz); undecodable bytes become U+FFFD so
+    one bad byte rejects one row, not the file. A UTF-8 byte order mark is dropped."""
+    try:
+        raw: Any = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise CdrFileError(f"{path}: {exc.strerror or exc}") from None
+    with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text:
+        yield text
+
+
+# --- What checking needs: the run's lines and plans ---------------------------------------------
+
+
+class Tenure(NamedTuple):
+    """One subscriber line's tenure of an MSISDN: [activated_at, terminated_at)."""
+
+    msisdn: str
+    activated_at: datetime
+    terminated_at: datetime | None
+    plan: int  # index into Subscribers.plans
+
+
+@dataclass(frozen=True)
+class Subscribers:
+    """The run's subscriber lines (by index: the loader holds the same list) and price plans,
+    plus the operator settings that checking uses; plain data, so it can go to a reader
+    process."""
+
+    plans: list[PricePlan]
+    lines: list[Tenure]
+    services: frozenset[str]
+    tz: ZoneInfo  # the operator's zone: peak bands
+    country_code: str  # the operator's: zones of numbers without one
+
+
+@dataclass
+class Chunk:
+    rows: list[ReadRow] = field(default_factory=list)
+    new_contexts: list[NewContext] = field(default_factory=list)
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+    read: int = 0
+    skipped: int = 0
+    duplicate: int = 0
+    batch_end: bool = False
+
+
+class _Line(NamedTuple):
+    number: int  # in Subscribers.lines
+    activated_at: datetime
+    terminated_at: datetime | None
+    plan: int
+    card: RateCard
+
+
+class CdrChecker:
+    """Checks parsed CDRs against the subscribers and plans, and names each good row's context.
+    One per reader: contexts keep their numbers across the files of a run."""
+
+    def __init__(self, subscribers: Subscribers) -> None:
+        cards = [RateCard(plan, subscribers.tz) for plan in subscribers.plans]
+        self._by_msisdn: dict[str, list[_Line]] = {}
+        for index, tenure in enumerate(subscribers.lines):
+            plan = tenure.plan
+            line = _Line(index, tenure.activated_at, tenure.terminated_at, plan, cards[plan])
+            self._by_msisdn.setdefault(tenure.msisdn, []).append(line)
+        # MSISDNs only ever held by one line, still active: the line of any event after its
+        # activation, found in one lookup.
+        self._sole = {
+            msisdn: lines[0]
+            for msisdn, lines in self._by_msisdn.items()
+            if len(lines) == 1 and lines[0].terminated_at is None
+        }
+        self._services = subscribers.services
+        self._country_code = subscribers.country_code
+        self._contexts: dict[tuple[int, str, Zone, Band], int] = {}
+
+    def read(
+        self, text: IO[str], fmt: str, switch_tz: ZoneInfo, batch_size: int, chunk_rows: int
+    ) -> Iterator[Chunk]:
+        """The chunks of one file (see the module docstring); the last one ends a batch."""
+        parse = parser_for(fmt)
+        chunk, in_batch, seen = Chunk(), 0, set[str]()
+        rows, rejects, check = chunk.rows, chunk.rejects, self._check
+        read = skipped = 0
+        for line_no, raw, result in parse(text, switch_tz):
+            read += 1
+            if isinstance(result, CdrRecord):
+                checked = check(result, chunk)
+                if isinstance(checked, tuple):
+                    cdr_id = checked[1]
+                    if cdr_id in seen:
+                        chunk.duplicate += 1
+                        continue
+                    seen.add(cdr_id)
+                    rows.append(checked)
+                    in_batch += 1
+                    if in_batch >= batch_size or len(rows) >= chunk_rows:
+                        chunk.read, chunk.skipped, read, skipped = read, skipped, 0, 0
+                        if in_batch >= batch_size:
+                            chunk.batch_end, in_batch, seen = True, 0, set()
+                        rows.sort()
+                        yield chunk
+                        chunk = Chunk()
+                        rows, rejects = chunk.rows, chunk.rejects
+                    continue
+                rejects.append((line_no, checked, raw))
+            elif isinstance(result, Skipped):
+                skipped += 1
+            else:
+                rejects.append((line_no, result.reason, raw))
+        chunk.read, chunk.skipped, chunk.batch_end = read, skipped, True
+        rows.sort()
+        yield chunk
+
+    def _check(self, record: CdrRecord, chunk: Chunk) -> ReadRow | str:
+        """The row to rate, or the reject reason."""
+        cdr_id, msisdn, service_id, started_at, quantity, other_party, zone = record
+        if service_id not in self._services:
+            return f"unknown service {service_id!r}"
+        line = self._sole.get(msisdn)
+        if line is None or started_at < line.activated_at:
+            found = self._line_at(msisdn, started_at)
+            if isinstance(found, str):
+                return found
+            line = found
+        if zone is None:
+            zone = zone_for_other_party(other_party, self._country_code)
+        card = line.card
+        band = card.band_at(started_at)
+        if card.rate_for(service_id, zone, band) is None:
+            return (
+                f"no tariff: price plan {card.plan.code} does not price {service_id} "
+                f"in zone {zone} band {band}"
+            )
+        key = (line.plan, service_id, zone, band)
+        context = self._contexts.get(key)
+        if context is None:
+            context = self._contexts[key] = len(self._contexts)
+            chunk.new_contexts.append((context, *key))
+        return (database_time(started_at), cdr_id, line.number, context, quantity, other_party)
+
+    def _line_at(self, msisdn: str, instant: datetime) -> _Line | str:
+        """The line holding ``msisdn`` at ``instant``, or the reject reason."""
+        lines = self._by_msisdn.get(msisdn)
+        if not lines:
+            return f"unknown subscriber: no subscriber has MSISDN {msisdn}"
+        for line in lines:
+            if line.activated_at <= instant and (
+                line.terminated_at is None or instant < line.terminated_at
+            ):
+                return line
+        return (
+            f"subscriber not active at event time: MSISDN {msisdn} had no active line at "
+            f"{instant:%Y-%m-%d %H:%M:%S} UTC"
+        )
+
+
+def read_chunks(
+    checker: CdrChecker,
+    path: Path,
+    fmt: str,
+    switch_tz: ZoneInfo,
+    batch_size: int,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[Chunk]:
+    """The chunks of the file at ``path``; raises :data:`FILE_ERRORS` or :class:`CdrFileError`
+    when it cannot be read."""
+    with open_cdr_text(path) as text:
+        yield from checker.read(text, fmt, switch_tz, batch_size, chunk_rows)
+
+
+# --- The reader process ----------------------------------------------------------------------
+
+# Messages from the reader process, each one pickle on its pipe.
+_CHUNK, _END_OF_FILE, _FILE_ERROR, _FAULT = "chunk", "end", "file-error", "fault"
+
+
+class ReaderProcess:
+    """A reader process for one run: started early (it imports while the loader reads the
+    subscribers), given the subscribers once, then asked for files one at a time. Its chunks
+    come back over a pipe; a file it cannot read raises :class:`CdrFileError` here, as it would
+    in process. Stopped (and, if need be, killed) by :meth:`close`."""
+
+    def __init__(self) -> None:
+        read_end, write_end = os.pipe()
+        src = str(Path(__file__).resolve().parents[3])  # this code's own copy of the package
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+        }
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", f"from {__name__} import serve; serve({write_end})"],
+                stdin=subprocess.PIPE,
+                pass_fds=(write_end,),
+                env=env,
+            )
+        finally:
+            os.close(write_end)
+        self._replies = open(read_end, "rb")  # noqa: SIM115
+        assert self._process.stdin is not None
+        self._requests = self._process.stdin
+
+    def start(self, subscribers: Subscribers) -> None:
+        self._send(subscribers)
+
+    def read(self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int) -> Iterator[Chunk]:
+        """The chunks of one file, read in the reader process."""
+        self._send((path, fmt, switch_tz, batch_size))
+        while True:
+            try:
+                # Only this run's own reader process writes to this pipe.
+                kind, payload = pickle.load(self._replies)  # noqa: S301
+            except EOFError:
+                raise RuntimeError("the CDR reader process stopped unexpectedly") from None
+            if kind == _END_OF_FILE:
+                return
+            if kind == _CHUNK:
+                yield payload
+                continue
+            if kind == _FILE_ERROR:
+                raise CdrFileError(payload)
+            raise RuntimeError(f"the CDR reader process failed:\n{payload}")
+
+    def close(self) -> None:
+        try:
+            self._requests.close()
+            self._process.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self._process.kill()
+            self._process.wait()
+        finally:
+            self._replies.close()
+
+    def _send(self, message: object) -> None:
+        pickle.dump(message, self._requests, protocol=pickle.HIGHEST_PROTOCOL)
+        self._requests.flush()
+
+
+class _Replies:
+    """The reader process's side of the reply pipe. A pipe holds 64 KiB and a chunk is a few
+    hundred, so writing chunks straight to it would stop the reader each time the loader is
+    busy committing. Chunks are pickled here and written by a thread instead, up to
+    :data:`_CHUNKS_AHEAD` of them ahead of the loader; the thread waits in the write, which
+    lets the reading go on."""
+
+    def __init__(self, fd: int) -> None:
+        self._pipe = open(fd, "wb", buffering=0)  # noqa: SIM115
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_CHUNKS_AHEAD)
+        self._broken = False
+        self._writer = threading.Thread(target=self._write, name="cdr-replies", daemon=True)
+        self._writer.start()
+
+    def send(self, kind: str, payload: object) -> None:
+        if self._broken:
+            raise BrokenPipeError("the loader stopped reading")
+        self._queue.put(pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join()
+        self._pipe.close()
+
+    def _write(self) -> None:
+        while (message := self._queue.get()) is not None:
+            if self._broken:
+                continue  # drain, so that send never waits on a full queue
+            try:
+                self._pipe.write(message)  # unbuffered, in full: a pipe write blocks until done
+            except OSError:
+                self._broken = True
+
+
+_CHUNKS_AHEAD = 24  # of CHUNK_ROWS rows: a couple of default batches
+
+
+def serve(reply_fd: int) -> None:
+    """The reader process: subscribers first, then one file request at a time on stdin, until
+    stdin closes. Each file's chunks go back on ``reply_fd``, then an end-of-file marker."""
+    gc.disable()  # no reference cycles here; see the loader's _cyclic_gc_paused
+    requests, replies = sys.stdin.buffer, _Replies(reply_fd)
+    send = replies.send
+    try:
+        # Requests come from the loader that started this process, on its stdin.
+        checker = CdrChecker(pickle.load(requests))  # noqa: S301
+        while True:
+            try:
+                path, fmt, switch_tz, batch_size = pickle.load(requests)  # noqa: S301
+            except EOFError:
+                return
+            try:
+                for chunk in read_chunks(checker, path, fmt, switch_tz, batch_size):
+                    send(_CHUNK, chunk)
+            except CdrFileError as exc:
+                send(_FILE_ERROR, str(exc))
+                continue
+            except FILE_ERRORS as exc:
+                send(_FILE_ERROR, f"{path}: {exc}")
+                continue
+            send(_END_OF_FILE, None)
+    except BrokenPipeError:
+        return  # the loader has gone: nothing left to read for
+    except Exception:
+        send(_FAULT, traceback.format_exc())
+    finally:
+        replies.close()
