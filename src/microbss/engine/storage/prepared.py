@@ -55,7 +55,7 @@ class _Plan:
     required: frozenset[str]  # parameters the caller must give
     defaults: dict[str, Any]  # the literal values of constants in the statement
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]  # parameters that need a processor
-    results: tuple[Processor, ...]  # per result column; empty: no processor needed
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column index, its processor)
     row: type | None  # named tuple of the result columns; None: the statement returns no rows
 
 
@@ -118,11 +118,15 @@ def _driver_of(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
 
 
-def _processed(row: tuple[Any, ...], results: tuple[Processor, ...]) -> list[Any]:
-    return [
-        value if p is None or value is None else p(value)
-        for value, p in zip(row, results, strict=True)
-    ]
+def _processed(
+    row: tuple[Any, ...], results: tuple[tuple[int, Callable[[Any], Any]], ...]
+) -> list[Any]:
+    values = list(row)
+    for index, process in results:  # only the columns that need it (SQLite: the times)
+        value = values[index]
+        if value is not None:
+            values[index] = process(value)
+    return values
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Plan:
@@ -143,6 +147,6 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Plan:
         required=frozenset(name for name, bind in named if bind.required),
         defaults={name: compiled.params[name] for name, bind in named if not bind.required},
         binds=tuple((name, process) for name, process in binds if process is not None),
-        results=results if any(p is not None for p in results) else (),
+        results=tuple((index, p) for index, p in enumerate(results) if p is not None),
         row=namedtuple("Row", [c.key for c in columns]) if columns else None,
     )
