@@ -288,8 +288,11 @@ def insert_bills(conn: Connection, new_bills: Sequence[NewBill]) -> list[int]:
         }
         for b in new_bills
     ]
-    result = conn.execute(insert(bills).returning(bills.c.id, sort_by_parameter_order=True), rows)
-    return [row.id for row in result]
+    # Matched back by invoice number (unique) rather than asking for parameter order: ordered
+    # RETURNING makes SQLAlchemy send SQLite one INSERT per bill instead of a few batches.
+    result = conn.execute(insert(bills).returning(bills.c.id, bills.c.invoice_number), rows)
+    ids = {row.invoice_number: row.id for row in result}
+    return [ids[b.invoice_number] for b in new_bills]
 
 
 def attach_unbilled_usage(
