@@ -4,6 +4,7 @@ atomic writes and a path that cannot leave the invoice folder."""
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -24,11 +25,14 @@ from microbss.engine.domain.billing import (
 from microbss.engine.jobs.invoice_pdf import (
     InvoiceDocument,
     Operator,
+    pack_invoices,
     render_invoice,
     resolve_invoice_path,
     save_invoices,
+    unpack_invoices,
     write_atomically,
     write_invoice_file,
+    write_packed_invoices,
 )
 
 MADRID = ZoneInfo("Europe/Madrid")
@@ -135,6 +139,17 @@ def test_saving_writes_the_pdf_under_year_month_subscriber_and_leaves_no_temp_fi
     assert (tmp_path / relative).read_bytes().startswith(b"%PDF-")
     assert len(sha) == 64
     assert list(tmp_path.rglob("*.tmp")) == []
+
+
+def test_invoices_packed_for_a_render_process_come_back_equal_and_write_the_same_pdf(
+    tmp_path: Path,
+) -> None:
+    documents = [document(LINES), document(LINES[:1])]
+    packed = pickle.loads(pickle.dumps(pack_invoices(documents)))
+
+    assert unpack_invoices(packed) == documents
+    ((bill_id, relative, sha),) = write_packed_invoices(tmp_path, pack_invoices(documents[:1]))
+    assert (bill_id, [relative, sha]) == (7, list(save_invoices(tmp_path / "b", documents[:1])[0]))
 
 
 def test_a_half_written_invoice_a_killed_writer_left_is_replaced_whole(tmp_path: Path) -> None:

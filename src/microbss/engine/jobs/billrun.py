@@ -48,7 +48,9 @@ from microbss.engine.domain.periods import period_containing, period_ending_in, 
 from microbss.engine.jobs.invoice_pdf import (
     INVOICE_FOLDER,
     flush_to_disk,
+    pack_invoices,
     write_bill_invoices,
+    write_packed_invoices,
 )
 from microbss.engine.services.billing import (
     BillRequest,
@@ -347,8 +349,8 @@ def _run_chunks_in_pool(
                 deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
             )
             documents = invoice_documents(deps, catalog, outcome.bills, accounts)
-            job = (deps.settings.data_dir, documents)
-            in_flight.append((pool.apply_async(write_bill_invoices, job), result))
+            job = (deps.settings.data_dir, pack_invoices(documents))
+            in_flight.append((pool.apply_async(write_packed_invoices, job), result))
             # Bound the drafts waiting for PDFs: enough to keep every worker busy, no more.
             while in_flight and (len(in_flight) > 2 * workers or in_flight[0][0].ready()):
                 rendering, done = in_flight.popleft()

@@ -75,18 +75,34 @@ class DraftOutcome:
 # --- Step 1: draft bills in the caller's transaction -----------------------------------------
 
 
-def _fee_for(request: BillRequest, catalog: Catalog, deps: Deps) -> FeeProration:
-    account = request.account
-    plan = catalog.price_plans[account.price_plan_id]
-    cycle = catalog.bill_cycles[account.bill_cycle_id or 0]
-    return prorate_fee(
-        plan.monthly_fee,
-        account.billed_until,
-        request.end,
-        activated_at=account.activated_at,
-        cycle_day=cycle.cycle_day,
-        tz=deps.settings.tz,
-    )
+def _fees(requests: Sequence[BillRequest], catalog: Catalog, deps: Deps) -> dict[int, FeeProration]:
+    """Subscriber id -> the monthly fee of its bill. Requests with the same fee, span, activation
+    and cycle day (most of a bill run's chunk) share one proration."""
+    fees: dict[int, FeeProration] = {}
+    shared: dict[tuple[int, datetime, datetime, datetime, int], FeeProration] = {}
+    for request in requests:
+        account = request.account
+        plan = catalog.price_plans[account.price_plan_id]
+        cycle = catalog.bill_cycles[account.bill_cycle_id or 0]
+        key = (
+            plan.monthly_fee,
+            account.billed_until,
+            request.end,
+            account.activated_at,
+            cycle.cycle_day,
+        )
+        fee = shared.get(key)
+        if fee is None:
+            fee = shared[key] = prorate_fee(
+                plan.monthly_fee,
+                account.billed_until,
+                request.end,
+                activated_at=account.activated_at,
+                cycle_day=cycle.cycle_day,
+                tz=deps.settings.tz,
+            )
+        fees[account.subscriber_id] = fee
+    return fees
 
 
 def draft_bills(
@@ -106,7 +122,7 @@ def draft_bills(
     no fee to charge and no usage in ``empty``; neither gets a bill or an invoice number.
     """
     outcome = DraftOutcome()
-    fees = {r.account.subscriber_id: _fee_for(r, catalog, deps) for r in requests}
+    fees = _fees(requests, catalog, deps)
     # Only a free line can be empty; asking the database only for those keeps the run fast.
     no_fee = [r for r in requests if fees[r.account.subscriber_id].amount == 0]
     with_usage = bill_repository.accounts_with_unbilled_usage(
