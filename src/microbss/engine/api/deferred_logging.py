@@ -6,7 +6,8 @@ about 12% of the server's time under the GIL at 16 calls in flight (py-spy --gil
 Inside :func:`deferred_log_writes` a worker only puts the record on a queue; one thread formats
 and writes whatever has queued every ``interval`` seconds, through the handlers that were
 configured before. Lines keep their order and appear at most ``interval`` late; leaving the
-block (a clean stop, or an exception) writes everything still queued.
+block (a clean stop, or an exception) writes everything still queued. A process killed outright
+(SIGKILL) loses at most the last ``interval`` of lines.
 
 Waking a writer thread per record would cost a thread switch per call, which is as expensive as
 the writing it saves on this kind of machine; hence batches on a timer, not a blocking get().
