@@ -698,6 +698,7 @@ class _Readers:
     numbers its contexts on its own, so each has its own list of them."""
 
     def __init__(self, files: list[Path]) -> None:
+        self._subscribers: Subscribers | None = None
         self._checker: CdrChecker | None = None
         self._local_contexts: list[Context] = []
         self._process: ReaderProcess | None = None
@@ -706,9 +707,11 @@ class _Readers:
             self._process = ReaderProcess()  # it starts up while this process reads the lines
 
     def begin(self, subscribers: Subscribers) -> None:
-        self._checker = CdrChecker(subscribers)
+        # The reader process first: until it has the subscribers it cannot check a row, and
+        # the loader waits for its first batch.
         if self._process is not None:
             self._process.start(subscribers)
+        self._subscribers = subscribers
 
     def open(
         self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int
@@ -717,8 +720,16 @@ class _Readers:
         if self._process is not None and _size(path) >= READER_PROCESS_MIN_BYTES:
             chunks = self._process.read(path, fmt, switch_tz, batch_size)
             return chunks, self._process_contexts
-        assert self._checker is not None, "begin() first"
-        return read_chunks(self._checker, path, fmt, switch_tz, batch_size), self._local_contexts
+        return read_chunks(self._local_checker(), path, fmt, switch_tz, batch_size), (
+            self._local_contexts
+        )
+
+    def _local_checker(self) -> CdrChecker:
+        """Built on first use: a run of large files never needs it."""
+        if self._checker is None:
+            assert self._subscribers is not None, "begin() first"
+            self._checker = CdrChecker(self._subscribers)
+        return self._checker
 
     def close(self) -> None:
         if self._process is not None:
