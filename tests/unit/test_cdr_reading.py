@@ -82,25 +82,24 @@ FIELDS = st.tuples(
         for n, value in enumerate(drawn[0])
     )
 )
-EXTRAS = st.sampled_from(["", "", "", "", ",", ",extra", '"quoted, field"', "\n"])
+EXTRAS = st.sampled_from(["", "", "", "", ",", ",extra", '"quoted, field"', '"two\nlines"', "\n"])
 
 
 def chunks_of(text: str, fused: bool) -> list[Chunk]:
     checker = CdrChecker(SUBSCRIBERS)
     if not fused:  # the parser, then the checker
-        checker._checked_own_csv = lambda lines: checker._checked(  # type: ignore[method-assign]
-            parse_own_csv(lines, MADRID)
+        checker._checked_own_csv = lambda lines, after: checker._checked(  # type: ignore[method-assign]
+            parse_own_csv(lines, MADRID), after
         )
     return list(checker.read(io.StringIO(text), "csv", MADRID, 5, 3))
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(FIELDS, EXTRAS), max_size=30))
-def test_the_fused_csv_reader_checks_every_row_as_parser_and_checker_do(
-    rows: list[tuple[tuple[str, ...], str]],
-) -> None:
+def file_text(rows: list[tuple[tuple[str, ...], str]]) -> str:
+    """The rows as a file: usual ids numbered by row, so most are unique, and the whole list
+    twice, so the second copy repeats ids and meets every context already known."""
     lines = []
-    for fields, extra in rows:
+    for n, (drawn, extra) in enumerate(rows):
+        fields = (f"{drawn[0]}-{n}" if drawn[0] in USUAL[0] else drawn[0], *drawn[1:])
         line = ",".join(fields)
         if extra == "\n":
             line = ""  # a blank line
@@ -109,5 +108,43 @@ def test_the_fused_csv_reader_checks_every_row_as_parser_and_checker_do(
         elif extra:
             line = line + "," + extra
         lines.append(line + "\n")
-    text = HEADER + "".join(lines * 2)  # twice: the second time every context is known
+    return HEADER + "".join(lines * 2)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(FIELDS, EXTRAS), max_size=30))
+def test_the_fused_csv_reader_checks_every_row_as_parser_and_checker_do(
+    rows: list[tuple[tuple[str, ...], str]],
+) -> None:
+    text = file_text(rows)
     assert chunks_of(text, fused=True) == chunks_of(text, fused=False)
+
+
+def rows_by_key(checker: CdrChecker, chunks: list[Chunk]) -> list[object]:
+    """The chunks as read, with each row's context number replaced by what it names."""
+    named = {number: key for key, number in checker._contexts.items()}
+    return [
+        (
+            [(*row[:3], named[row[3]], *row[4:]) for row in chunk.rows],
+            chunk.rejects,
+            (chunk.read, chunk.skipped, chunk.duplicate, chunk.batch_end, chunk.end_of_file),
+        )
+        for chunk in chunks
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(FIELDS, EXTRAS), max_size=40), st.sampled_from(["csv", "asterisk"]))
+def test_a_file_read_on_from_a_batch_end_gives_the_rest_of_the_file_as_read_whole(
+    rows: list[tuple[tuple[str, ...], str]], fmt: str
+) -> None:
+    text = file_text(rows)
+    whole_checker = CdrChecker(SUBSCRIBERS)
+    whole = list(whole_checker.read(io.StringIO(text), fmt, MADRID, 5, 3))
+    first_end = next(n for n, chunk in enumerate(whole) if chunk.batch_end)
+    if whole[first_end].end_of_file:
+        return
+    rest_checker = CdrChecker(SUBSCRIBERS)
+    after = whole[first_end].last_line
+    rest = list(rest_checker.read(io.StringIO(text), fmt, MADRID, 5, 3, after_line=after))
+    assert rows_by_key(rest_checker, rest) == rows_by_key(whole_checker, whole[first_end + 1 :])

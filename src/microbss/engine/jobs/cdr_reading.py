@@ -40,7 +40,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -140,6 +140,8 @@ class Chunk:
     skipped: int = 0
     duplicate: int = 0
     batch_end: bool = False
+    end_of_file: bool = False
+    last_line: int = 0  # the number of the last line read for this chunk
 
 
 class _Line(NamedTuple):
@@ -178,16 +180,26 @@ class CdrChecker:
         self._services_as_written = {s for s in self._services if s == s.strip().upper()}
 
     def read(
-        self, text: IO[str], fmt: str, switch_tz: ZoneInfo, batch_size: int, chunk_rows: int
+        self,
+        text: IO[str],
+        fmt: str,
+        switch_tz: ZoneInfo,
+        batch_size: int,
+        chunk_rows: int,
+        after_line: int = 0,
     ) -> Iterator[Chunk]:
-        """The chunks of one file (see the module docstring); the last one ends a batch."""
+        """The chunks of one file (see the module docstring); the last one ends a batch and
+        the file. ``after_line``, the last line of a batch already read elsewhere: the rows up
+        to it are left out, and batches are counted from there."""
         parse = parser_for(fmt)
         checked_lines = (
-            self._checked_own_csv(text) if fmt == "csv" else self._checked(parse(text, switch_tz))
+            self._checked_own_csv(text, after_line)
+            if fmt == "csv"
+            else self._checked(parse(text, switch_tz), after_line)
         )
         chunk, in_batch, seen = Chunk(), 0, set[str]()
         rows, rejects = chunk.rows, chunk.rejects
-        read = skipped = 0
+        read = skipped = line_no = 0
         for line_no, raw, checked in checked_lines:
             read += 1
             if checked.__class__ is tuple:
@@ -200,6 +212,7 @@ class CdrChecker:
                 in_batch += 1
                 if in_batch >= batch_size or len(rows) >= chunk_rows:
                     chunk.read, chunk.skipped, read, skipped = read, skipped, 0, 0
+                    chunk.last_line = line_no
                     if in_batch >= batch_size:
                         chunk.batch_end, in_batch, seen = True, 0, set()
                     yield self._finished(chunk)
@@ -210,6 +223,7 @@ class CdrChecker:
             else:
                 rejects.append((line_no, checked, raw))  # type: ignore[arg-type]
         chunk.read, chunk.skipped, chunk.batch_end = read, skipped, True
+        chunk.end_of_file, chunk.last_line = True, line_no
         yield self._finished(chunk)
 
     def _finished(self, chunk: Chunk) -> Chunk:
@@ -218,10 +232,13 @@ class CdrChecker:
         chunk.new_contexts, self._new_contexts = self._new_contexts, []
         return chunk
 
-    def _checked(self, parsed: Iterator[ParsedLine]) -> Iterator[CheckedLine]:
-        """Parsed lines as checked lines: the row to rate, the reject reason or None (skipped)."""
+    def _checked(self, parsed: Iterator[ParsedLine], after_line: int) -> Iterator[CheckedLine]:
+        """Parsed lines after ``after_line`` as checked lines: the row to rate, the reject
+        reason or None (skipped)."""
         check = self._check
         for line_no, raw, result in parsed:
+            if line_no <= after_line:
+                continue
             if isinstance(result, CdrRecord):
                 yield line_no, raw, check(result)
             elif isinstance(result, Skipped):
@@ -229,7 +246,7 @@ class CdrChecker:
             else:
                 yield line_no, raw, result.reason
 
-    def _checked_own_csv(self, text: IO[str]) -> Iterator[CheckedLine]:
+    def _checked_own_csv(self, text: IO[str], after_line: int) -> Iterator[CheckedLine]:
         """:meth:`_checked` of :func:`parse_own_csv`, fused into one loop: parsing and checking
         a row took twice as long as separate steps, and the loader waits for the first batch
         of each file. A row in the usual shape (every column, no quotes, exact service and
@@ -247,6 +264,8 @@ class CdrChecker:
         national = Zone.NATIONAL
         for line in source:
             line_no += 1
+            if line_no <= after_line:
+                continue  # a record ends on after_line, so the next line starts one
             if '"' in line:
                 line_no, raw, row = read_record(line_no, line, source)
             else:
@@ -357,12 +376,14 @@ def read_chunks(
     fmt: str,
     switch_tz: ZoneInfo,
     batch_size: int,
+    after_line: int = 0,
     chunk_rows: int = CHUNK_ROWS,
-) -> Iterator[Chunk]:
-    """The chunks of the file at ``path``; raises :data:`FILE_ERRORS` or :class:`CdrFileError`
-    when it cannot be read."""
+) -> Generator[Chunk, None, None]:
+    """The chunks of the file at ``path`` after line ``after_line`` (see
+    :meth:`CdrChecker.read`); raises :data:`FILE_ERRORS` or :class:`CdrFileError` when it cannot
+    be read."""
     with open_cdr_text(path) as text:
-        yield from checker.read(text, fmt, switch_tz, batch_size, chunk_rows)
+        yield from checker.read(text, fmt, switch_tz, batch_size, chunk_rows, after_line)
 
 
 # --- The reader process ----------------------------------------------------------------------
@@ -400,9 +421,15 @@ class ReaderProcess:
     def start(self, subscribers: Subscribers) -> None:
         self._send(subscribers)
 
-    def read(self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int) -> Iterator[Chunk]:
-        """The chunks of one file, read in the reader process."""
-        self._send((path, fmt, switch_tz, batch_size))
+    def read(
+        self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int, after_line: int = 0
+    ) -> Iterator[Chunk]:
+        """The chunks of one file after line ``after_line``, read in the reader process, which
+        starts on them now (not when they are first asked for)."""
+        self._send((path, fmt, switch_tz, batch_size, after_line))
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[Chunk]:
         while True:
             try:
                 # Only this run's own reader process writes to this pipe.
@@ -481,11 +508,11 @@ def serve(reply_fd: int) -> None:
         checker = CdrChecker(pickle.load(requests))  # noqa: S301
         while True:
             try:
-                path, fmt, switch_tz, batch_size = pickle.load(requests)  # noqa: S301
+                path, fmt, switch_tz, batch_size, after_line = pickle.load(requests)  # noqa: S301
             except EOFError:
                 return
             try:
-                for chunk in read_chunks(checker, path, fmt, switch_tz, batch_size):
+                for chunk in read_chunks(checker, path, fmt, switch_tz, batch_size, after_line):
                     send(_CHUNK, chunk)
             except CdrFileError as exc:
                 send(_FILE_ERROR, str(exc))
