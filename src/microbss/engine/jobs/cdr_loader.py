@@ -26,6 +26,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import operator
 import os
 import sys
 import threading
@@ -609,8 +610,9 @@ class BatchWriter:
         self, conn: Connection, state: RatingState, stored: dict[AllowanceKey, int]
     ) -> None:
         inserts, updates = [], []
-        touched = sorted((key, c) for key, c in state.allowances.items() if c.touched)
-        for key, counter in touched:  # in key order: the same lock order in every loader
+        for key, counter in state.allowances.items():
+            if not counter.touched:
+                continue
             row_id = stored.get(key)
             if row_id is not None:
                 updates.append((counter.used, row_id))
@@ -620,6 +622,10 @@ class BatchWriter:
                 inserts.append(
                     (subscriber_id, service_id, start, end, counter.granted, counter.used)
                 )
+        # The same order in every loader: new counters by key, stored ones by row id (sorting
+        # ~15,000 ids a batch takes a quarter of the time of sorting their keys).
+        inserts.sort()
+        updates.sort(key=_row_id)
         cursor = _dbapi(conn).cursor()
         try:
             if inserts:
@@ -638,6 +644,8 @@ class BatchWriter:
         finally:
             cursor.close()
 
+
+_row_id = operator.itemgetter(1)  # of an allowance counter update
 
 INSERT_RATED_CDR_SQLITE = (
     f"INSERT INTO rated_cdrs ({', '.join(RATED_CDR_COLUMNS)}) "  # noqa: S608
