@@ -789,7 +789,7 @@ class _FileLoad:
 
     def run(self, path: Path, chunks: Iterator[tuple[Chunk, list[Context]]]) -> None:
         rejects = RejectFile(path)
-        summary, pending = self._summary, list[ReadRow]()
+        summary, pending, runs = self._summary, list[ReadRow](), 0
         try:
             for chunk, contexts in chunks:  # a batch's chunks share one list of contexts
                 resolve_contexts(self._cards, chunk.new_contexts, contexts)
@@ -799,11 +799,13 @@ class _FileLoad:
                 summary.skipped += chunk.skipped
                 summary.duplicate += chunk.duplicate
                 pending += chunk.rows
+                runs += 1
                 if chunk.batch_end:
-                    pending.sort()  # sorted runs, one per chunk: a merge
+                    if runs > 1:
+                        pending.sort()  # sorted runs, one per chunk: a merge
                     writer = BatchWriter(self._deps, str(path), self._lines, contexts)
                     self._commit(writer, pending, path)
-                    pending = []
+                    pending, runs = [], 0
         except FILE_ERRORS as exc:
             rejects.abandon()
             raise CdrFileError(f"{path}: {exc}") from None
