@@ -37,6 +37,7 @@ import io
 import os
 import pickle
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -446,7 +447,11 @@ class ReaderProcess:
     def close(self) -> None:
         try:
             self._requests.close()
-            self._process.wait(timeout=5)
+            # The reader closes its end of the reply pipe and exits at once (see serve). Wait
+            # for that end of file: Popen.wait with a timeout polls, in steps of up to 50 ms,
+            # which cost ~60 ms at the end of every load.
+            select.select([self._replies], [], [], _STOP_SECONDS)
+            self._process.wait(timeout=_STOP_SECONDS)
         except (OSError, subprocess.TimeoutExpired):
             self._process.kill()
             self._process.wait()
@@ -492,6 +497,7 @@ class _Replies:
                 self._broken = True
 
 
+_STOP_SECONDS = 5  # for the reader process to stop when asked, before it is killed
 _CHUNKS_AHEAD = 2  # batches: the next one ready when the loader asks, and one more on the way
 
 
@@ -525,3 +531,7 @@ def serve(reply_fd: int) -> None:
         send(_FAULT, traceback.format_exc())
     finally:
         replies.close()
+        # Nothing is left to tidy up: ending here saves the interpreter's shutdown (tens of
+        # milliseconds, freeing the run's subscribers object by object) while the loader waits.
+        sys.stderr.flush()
+        os._exit(0)
