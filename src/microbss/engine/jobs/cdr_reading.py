@@ -416,9 +416,17 @@ class ReaderProcess:
         self._replies = open(read_end, "rb")  # noqa: SIM115
         assert self._process.stdin is not None
         self._requests = self._process.stdin
+        self._starting: threading.Thread | None = None
 
     def start(self, subscribers: Subscribers) -> None:
-        self._send(subscribers)
+        """Send the subscribers. They are more than a pipe holds, so writing them waits until
+        the process has started up and reads them (up to ~0.1 s the loader can use to read the
+        first batch): a thread writes them."""
+        message = pickle.dumps(subscribers, protocol=pickle.HIGHEST_PROTOCOL)
+        self._starting = threading.Thread(
+            target=self._write, args=(message,), name="cdr-reader-start", daemon=True
+        )
+        self._starting.start()
 
     def read(
         self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int, after_line: int = 0
@@ -446,6 +454,7 @@ class ReaderProcess:
 
     def close(self) -> None:
         try:
+            self._started(timeout=_STOP_SECONDS)
             self._requests.close()
             # The reader closes its end of the reply pipe and exits at once (see serve). Wait
             # for that end of file: Popen.wait with a timeout polls, in steps of up to 50 ms,
@@ -458,7 +467,23 @@ class ReaderProcess:
         finally:
             self._replies.close()
 
+    def _started(self, timeout: float | None = None) -> None:
+        """Wait until the subscribers are written: requests follow them on the same pipe."""
+        if self._starting is not None:
+            self._starting.join(timeout)
+            if self._starting.is_alive():
+                raise subprocess.TimeoutExpired("CDR reader process", timeout or 0)
+            self._starting = None
+
+    def _write(self, message: bytes) -> None:
+        try:
+            self._requests.write(message)
+            self._requests.flush()
+        except OSError:
+            pass  # the process has gone: the next request or reply says so
+
     def _send(self, message: object) -> None:
+        self._started()
         pickle.dump(message, self._requests, protocol=pickle.HIGHEST_PROTOCOL)
         self._requests.flush()
 
