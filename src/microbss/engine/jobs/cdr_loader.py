@@ -703,11 +703,10 @@ class _Readers:
     """Where the run's files are read: in this process, or, for a file of at least
     :data:`READER_PROCESS_MIN_BYTES`, in a reader process too (started at most once per run)
     that parses and checks on the other core while this process rates and stores. This
-    process reads such a file's first batch itself, while the reader process starts up (or,
-    later in the run, would have nothing to overlap with: this process waits for the first
-    batch either way), then hands the rest to the reader, which reads the second batch while
-    this process stores the first. Each reader numbers its contexts on its own, so each has
-    its own list of them; a batch is read by one of them."""
+    process reads such a file's first batch itself, as it could only wait while the reader
+    process started up and read it, then hands the rest of the file to the reader, which reads
+    the second batch while this process stores the first. Each reader numbers its contexts on
+    its own, so each has its own list of them; a batch is read by one of them."""
 
     def __init__(self, files: list[Path]) -> None:
         self._subscribers: Subscribers | None = None
@@ -719,8 +718,7 @@ class _Readers:
             self._process = ReaderProcess()  # it starts up while this process reads the lines
 
     def begin(self, subscribers: Subscribers) -> None:
-        # The reader process first: until it has the subscribers it cannot check a row, and
-        # the loader waits for its first batch.
+        # The reader process first: it starts up while this process reads the first batch.
         if self._process is not None:
             self._process.start(subscribers)
         self._subscribers = subscribers
