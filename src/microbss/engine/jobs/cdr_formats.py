@@ -36,8 +36,8 @@ MAX_QUANTITY = 10**15  # far above any real event; stops absurd values overflowi
 OWN_CSV_COLUMNS = ("cdr_id", "msisdn", "service", "start_time", "quantity", "other_party", "zone")
 OWN_CSV_REQUIRED = OWN_CSV_COLUMNS[:-1]
 ZONES = {zone.value: zone for zone in Zone}
-_LONGEST_DATE_WITH_Z = len("2026-10-05Z")
-_DIGITS_BELOW_MAX_QUANTITY = len(str(MAX_QUANTITY)) - 1
+LONGEST_DATE_WITH_Z = len("2026-10-05Z")
+DIGITS_BELOW_MAX_QUANTITY = len(str(MAX_QUANTITY)) - 1
 
 
 class CdrFormatError(ValueError):
@@ -123,7 +123,7 @@ def parse_quantity(text: str, what: str) -> int | Rejected:
 
 
 def _utc_from_offset_time(text: str) -> datetime | Rejected:
-    if text[-1:] == "Z" and len(text) > _LONGEST_DATE_WITH_Z:
+    if text[-1:] == "Z" and len(text) > LONGEST_DATE_WITH_Z:
         # The common case, UTC: parsing it without the Z gives the naive UTC value directly,
         # saving two datetime operations per CDR. (A date without a time is still refused.)
         try:
@@ -173,15 +173,21 @@ def _own_csv_columns(header: list[str]) -> dict[str, int]:
     return {name: names.index(name) for name in OWN_CSV_COLUMNS if name in names}
 
 
-def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
-    """The microbss CSV. ``tz`` is unused: every start_time carries its own UTC offset."""
-    source = iter(lines)
+class OwnCsvLayout(NamedTuple):
+    """Where a microbss CSV file's columns are, from its header."""
+
+    header_lines: int  # the line number of the header's last line
+    width: int  # the fewest fields a row may have: a trailing zone may be left off
+    positions: tuple[int, int, int, int, int, int, int]  # OWN_CSV_COLUMNS order; zone -1: none
+
+
+def own_csv_layout(source: Iterator[str]) -> OwnCsvLayout | None:
+    """Read the header from ``source``; None for an empty file."""
     header = next(source, None)
     if header is None:
-        return
+        return None
     line_no, _raw, names = read_record(1, header, source)
     columns = _own_csv_columns(names)
-    width = max(columns[name] for name in OWN_CSV_REQUIRED) + 1  # a trailing zone may be left off
     positions = (
         columns["cdr_id"],
         columns["msisdn"],
@@ -191,6 +197,16 @@ def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
         columns["other_party"],
         columns.get("zone", -1),
     )
+    return OwnCsvLayout(line_no, max(columns[name] for name in OWN_CSV_REQUIRED) + 1, positions)
+
+
+def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
+    """The microbss CSV. ``tz`` is unused: every start_time carries its own UTC offset."""
+    source = iter(lines)
+    layout = own_csv_layout(source)
+    if layout is None:
+        return
+    line_no, width, positions = layout
     for line in source:
         line_no += 1
         if '"' in line:
@@ -200,7 +216,7 @@ def parse_own_csv(lines: Iterable[str], tz: ZoneInfo) -> Iterator[ParsedLine]:
             row = raw.split(",")
         if len(row) <= 1 and not (row and row[0].strip()):
             continue  # blank line
-        yield line_no, raw, _own_csv_row(row, width, positions)
+        yield line_no, raw, own_csv_row(row, width, positions)
 
 
 def read_record(line_no: int, line: str, rest: Iterator[str]) -> tuple[int, str, list[str]]:
@@ -217,7 +233,7 @@ def read_record(line_no: int, line: str, rest: Iterator[str]) -> tuple[int, str,
     return line_no + len(taken.lines) - 1, "".join(taken.lines).rstrip("\r\n"), row
 
 
-def _own_csv_row(
+def own_csv_row(
     row: list[str], width: int, positions: tuple[int, int, int, int, int, int, int]
 ) -> CdrRecord | Rejected:
     if len(row) < width:
@@ -241,7 +257,7 @@ def _own_csv_row(
     if isinstance(started_at, Rejected):
         return started_at
     text = row[i_quantity]
-    if text.isdigit() and text.isascii() and len(text) <= _DIGITS_BELOW_MAX_QUANTITY:
+    if text.isdigit() and text.isascii() and len(text) <= DIGITS_BELOW_MAX_QUANTITY:
         quantity = int(text)  # plain digits: no sign, no spaces, below the maximum
     else:
         parsed = parse_quantity(text, "quantity")

@@ -17,8 +17,8 @@ MSISDN *at the event time* and committed in batches, each batch one transaction 
 killed at any point leaves only whole batches behind; running it again skips them as duplicates
 and rewrites the reject file, ending in the state of one uninterrupted run.
 
-Reading and checking the rows is :mod:`cdr_reading`'s work; for large files it runs in a reader
-process on the other core, while this process rates and stores the batches it receives.
+Reading and checking the rows is :mod:`cdr_reading`'s work; for large files a reader process on
+the other core reads all but the first batch, while this process rates and stores the batches.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import operator
 import os
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -609,8 +610,9 @@ class BatchWriter:
         self, conn: Connection, state: RatingState, stored: dict[AllowanceKey, int]
     ) -> None:
         inserts, updates = [], []
-        touched = sorted((key, c) for key, c in state.allowances.items() if c.touched)
-        for key, counter in touched:  # in key order: the same lock order in every loader
+        for key, counter in state.allowances.items():
+            if not counter.touched:
+                continue
             row_id = stored.get(key)
             if row_id is not None:
                 updates.append((counter.used, row_id))
@@ -620,6 +622,10 @@ class BatchWriter:
                 inserts.append(
                     (subscriber_id, service_id, start, end, counter.granted, counter.used)
                 )
+        # The same order in every loader: new counters by key, stored ones by row id (sorting
+        # ~15,000 ids a batch takes a quarter of the time of sorting their keys).
+        inserts.sort()
+        updates.sort(key=_row_id)
         cursor = _dbapi(conn).cursor()
         try:
             if inserts:
@@ -638,6 +644,8 @@ class BatchWriter:
         finally:
             cursor.close()
 
+
+_row_id = operator.itemgetter(1)  # of an allowance counter update
 
 INSERT_RATED_CDR_SQLITE = (
     f"INSERT INTO rated_cdrs ({', '.join(RATED_CDR_COLUMNS)}) "  # noqa: S608
@@ -692,12 +700,16 @@ def resolve_time_zone(name: str | None, deps: Deps) -> ZoneInfo:
 
 
 class _Readers:
-    """Where the run's files are read: in this process, or, once a file of at least
-    :data:`READER_PROCESS_MIN_BYTES` comes, in a reader process (started at most once per run)
-    that parses and checks on the other core while this process rates and stores. Each reader
-    numbers its contexts on its own, so each has its own list of them."""
+    """Where the run's files are read: in this process, or, for a file of at least
+    :data:`READER_PROCESS_MIN_BYTES`, in a reader process too (started at most once per run)
+    that parses and checks on the other core while this process rates and stores. This
+    process reads such a file's first batch itself, as it could only wait while the reader
+    process started up and read it, then hands the rest of the file to the reader, which reads
+    the second batch while this process stores the first. Each reader numbers its contexts on
+    its own, so each has its own list of them; a batch is read by one of them."""
 
     def __init__(self, files: list[Path]) -> None:
+        self._subscribers: Subscribers | None = None
         self._checker: CdrChecker | None = None
         self._local_contexts: list[Context] = []
         self._process: ReaderProcess | None = None
@@ -706,19 +718,48 @@ class _Readers:
             self._process = ReaderProcess()  # it starts up while this process reads the lines
 
     def begin(self, subscribers: Subscribers) -> None:
-        self._checker = CdrChecker(subscribers)
+        # The reader process first: it starts up while this process reads the first batch.
         if self._process is not None:
             self._process.start(subscribers)
+        self._subscribers = subscribers
 
     def open(
         self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int
-    ) -> tuple[Iterator[Chunk], list[Context]]:
-        """The file's chunks, and the list its contexts are numbered in."""
-        if self._process is not None and _size(path) >= READER_PROCESS_MIN_BYTES:
-            chunks = self._process.read(path, fmt, switch_tz, batch_size)
-            return chunks, self._process_contexts
-        assert self._checker is not None, "begin() first"
-        return read_chunks(self._checker, path, fmt, switch_tz, batch_size), self._local_contexts
+    ) -> Iterator[tuple[Chunk, list[Context]]]:
+        """The file's chunks, each with the list its contexts are numbered in."""
+        here = read_chunks(self._local_checker(), path, fmt, switch_tz, batch_size)
+        if self._process is None or _size(path) < READER_PROCESS_MIN_BYTES:
+            return ((chunk, self._local_contexts) for chunk in here)
+        return self._handing_over(here, path, fmt, switch_tz, batch_size)
+
+    def _handing_over(
+        self,
+        here: Generator[Chunk, None, None],
+        path: Path,
+        fmt: str,
+        switch_tz: ZoneInfo,
+        batch_size: int,
+    ) -> Iterator[tuple[Chunk, list[Context]]]:
+        """The first batch read here, the rest in the reader process, asked for before this
+        process stores the first batch."""
+        assert self._process is not None
+        with closing(here):
+            for chunk in here:
+                if not chunk.batch_end or chunk.end_of_file:
+                    yield chunk, self._local_contexts
+                    continue
+                here.close()
+                rest = self._process.read(path, fmt, switch_tz, batch_size, chunk.last_line)
+                yield chunk, self._local_contexts
+                yield from ((chunk, self._process_contexts) for chunk in rest)
+                return
+
+    def _local_checker(self) -> CdrChecker:
+        """Built on first use: a run of large files never needs it."""
+        if self._checker is None:
+            assert self._subscribers is not None, "begin() first"
+            self._checker = CdrChecker(self._subscribers)
+        return self._checker
 
     def close(self) -> None:
         if self._process is not None:
@@ -744,12 +785,11 @@ class _FileLoad:
         self._summary = summary
         self._progress = progress
 
-    def run(self, path: Path, chunks: Iterator[Chunk], contexts: list[Context]) -> None:
+    def run(self, path: Path, chunks: Iterator[tuple[Chunk, list[Context]]]) -> None:
         rejects = RejectFile(path)
-        writer = BatchWriter(self._deps, str(path), self._lines, contexts)
-        summary, pending = self._summary, list[ReadRow]()
+        summary, pending, runs = self._summary, list[ReadRow](), 0
         try:
-            for chunk in chunks:
+            for chunk, contexts in chunks:  # a batch's chunks share one list of contexts
                 resolve_contexts(self._cards, chunk.new_contexts, contexts)
                 for line_no, reason, raw in chunk.rejects:
                     rejects.add(line_no, reason, raw)
@@ -757,10 +797,13 @@ class _FileLoad:
                 summary.skipped += chunk.skipped
                 summary.duplicate += chunk.duplicate
                 pending += chunk.rows
+                runs += 1
                 if chunk.batch_end:
-                    pending.sort()  # sorted runs, one per chunk: a merge
+                    if runs > 1:
+                        pending.sort()  # sorted runs, one per chunk: a merge
+                    writer = BatchWriter(self._deps, str(path), self._lines, contexts)
                     self._commit(writer, pending, path)
-                    pending = []
+                    pending, runs = [], 0
         except FILE_ERRORS as exc:
             rejects.abandon()
             raise CdrFileError(f"{path}: {exc}") from None
@@ -818,8 +861,7 @@ def load_cdr_files(
             for path in files:
                 summary.files += 1
                 try:
-                    chunks, contexts = readers.open(path, fmt, switch_tz, batch_size)
-                    loader.run(path, chunks, contexts)
+                    loader.run(path, readers.open(path, fmt, switch_tz, batch_size))
                 except CdrFileError as exc:
                     log.error("%s", exc)
                     summary.unreadable.append(str(exc))
