@@ -8,6 +8,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,9 +24,11 @@ from microbss.engine.domain.billing import (
     LineKind,
 )
 from microbss.engine.jobs.invoice_pdf import (
+    TEMP_FILE_STALE_AFTER_S,
     InvoiceDocument,
     Operator,
     pack_invoices,
+    remove_stale_temp_files,
     render_invoice,
     resolve_invoice_path,
     save_invoices,
@@ -177,6 +180,26 @@ def test_writing_removes_a_dead_writers_temp_file_but_not_a_live_ones(tmp_path: 
 
     assert target.read_bytes() == b"%PDF-whole"
     assert not dead.exists() and live.exists()
+
+
+def test_an_hour_old_temp_file_is_removed_even_if_its_writer_seems_alive(tmp_path: Path) -> None:
+    # A reused process id, or another host that will never come back: only the age tells.
+    target = tmp_path / "invoices" / "2026" / "04" / "42" / "INV-2026-000123.pdf"
+    target.parent.mkdir(parents=True)
+    host = socket.gethostname().replace("~", "-")
+    old = target.parent / f".{target.name}.{host}~{os.getpid()}.0ld0ld00.tmp"
+    elsewhere = target.parent / f".{target.name}.other-host~1.3l5ewh3r.tmp"
+    fresh = target.parent / f".{target.name}.other-host~2.fr35h000.tmp"
+    for temp in (old, elsewhere, fresh):
+        temp.write_bytes(b"%PDF-half")
+    hour_ago = time.time() - TEMP_FILE_STALE_AFTER_S - 60
+    for temp in (old, elsewhere):
+        os.utime(temp, (hour_ago, hour_ago))
+
+    remove_stale_temp_files(target)
+
+    assert not old.exists() and not elsewhere.exists()
+    assert fresh.exists()  # another host's, written just now: that host may still rename it
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -49,6 +50,8 @@ AMOUNT_RIGHT = PAGE_WIDTH - MARGIN
 DESCRIPTION_CHARS = 60
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
 _HOST = socket.gethostname().replace("~", "-")
+# A temp invoice file this old is a leftover whoever wrote it (see remove_stale_temp_files).
+TEMP_FILE_STALE_AFTER_S = 3600
 _KIND_TITLES = {
     BillKind.MONTHLY: "Invoice",
     BillKind.ON_DEMAND: "Invoice (on request)",
@@ -186,17 +189,28 @@ def _writer_is_gone(writer: str) -> bool:
     return False
 
 
-def remove_stale_temp_files(path: Path) -> None:
+def remove_stale_temp_files(path: Path, now: float | None = None) -> None:
     """Delete temp files a killed writer left beside ``path``. A live writer's are left alone:
     two runs at once may both be finishing the same DRAFT bill, and each must find its own temp
-    file to rename. Temp files of writers on other hosts are left for those hosts."""
+    file to rename. Temp files of writers on other hosts are left for those hosts, unless they
+    are older than :data:`TEMP_FILE_STALE_AFTER_S`: a writer renames its file milliseconds
+    after creating it, so an old one is a leftover even when its process id has since been
+    reused or its host is gone."""
     if not path.parent.is_dir():
         return
+    oldest_live = (time.time() if now is None else now) - TEMP_FILE_STALE_AFTER_S
     prefix = f".{path.name}."
     for temp in path.parent.glob(f"{prefix}*.tmp"):
         writer = temp.name[len(prefix) : -len(".tmp")].rpartition(".")[0]
-        if _writer_is_gone(writer):
+        if _writer_is_gone(writer) or _modified_before(temp, oldest_live):
             temp.unlink(missing_ok=True)
+
+
+def _modified_before(path: Path, instant: float) -> bool:
+    try:
+        return path.stat().st_mtime < instant
+    except FileNotFoundError:  # its writer renamed it meanwhile
+        return False
 
 
 def write_invoices(data_dir: Path, documents: Sequence[InvoiceDocument]) -> list[tuple[str, str]]:
