@@ -7,7 +7,8 @@ Inside :func:`deferred_log_writes` a worker only puts the record on a queue; one
 and writes whatever has queued every ``interval`` seconds, through the handlers that were
 configured before. Lines keep their order and appear at most ``interval`` late; leaving the
 block (a clean stop, or an exception) writes everything still queued. A process killed outright
-(SIGKILL) loses at most the last ``interval`` of lines.
+(SIGKILL) loses at most the last ``interval`` of lines. Records are formatted when written, so a
+log call's arguments must not change after the call (the engine logs strings and numbers).
 
 Waking a writer thread per record would cost a thread switch per call, which is as expensive as
 the writing it saves on this kind of machine; hence batches on a timer, not a blocking get().
