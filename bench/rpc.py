@@ -7,7 +7,9 @@ is the ceiling: what this machine's Python gRPC stack answers with no work behin
 
 The three are measured in interleaved rounds (health, GetSubscriber, RedeemVoucher, then again),
 so that load from other work on a shared machine falls on the ceiling and on the calls alike;
-each rate is total calls over total time, each percentile over all of its calls.
+each rate is total calls over total time, each percentile over all of its calls. A plain grpc
+server answering only health, in a third process, is measured in the same rounds as a
+reference: each record also gives its rate as a ratio to that server's.
 Prints one JSON line per measurement.
 """
 
@@ -158,6 +160,23 @@ def _serve(data_dir: str, ready: Any, stop: Event) -> None:
         server.stop(grace=5).wait()
 
 
+def _serve_plain_health(ready: Any, stop: Event) -> None:
+    """A plain grpc (thread pool) server with only the health service: a reference beside the
+    engine's own health Check, so that a change to the engine's server that slows its health
+    calls cannot pass for a faster GetSubscriber (the figures report both ratios)."""
+    from concurrent import futures
+
+    from grpc_health.v1 import health
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    ready.put(port)
+    stop.wait()
+    server.stop(0).wait()
+
+
 # --- Load generator --------------------------------------------------------------------------
 
 
@@ -239,16 +258,24 @@ def main() -> int:
         ready, stop = context.Queue(), context.Event()
         server = context.Process(target=_serve, args=(data_dir, ready, stop), daemon=True)
         server.start()
+        plain_ready = context.Queue()
+        plain = context.Process(target=_serve_plain_health, args=(plain_ready, stop), daemon=True)
+        plain.start()
         try:
             port, ids, pins = ready.get(timeout=300)
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+            plain_channel = grpc.insecure_channel(f"127.0.0.1:{plain_ready.get(timeout=60)}")
             health = health_pb2_grpc.HealthStub(channel)
+            plain_health = health_pb2_grpc.HealthStub(plain_channel)
             engine = engine_pb2_grpc.EngineStub(channel)
             md = [("x-actor", "bench")]
             rng = random.Random(7)
 
             def check() -> Any:
                 return health.Check(health_pb2.HealthCheckRequest(), timeout=30)
+
+            def plain_check() -> Any:
+                return plain_health.Check(health_pb2.HealthCheckRequest(), timeout=30)
 
             def get(subscriber_id: int) -> Callable[[], Any]:
                 request = engine_pb2.GetSubscriberRequest(subscriber_id=subscriber_id)
@@ -260,9 +287,12 @@ def main() -> int:
 
             _drive([check] * 500 + [get(rng.choice(ids)) for _ in range(300)])  # warm up
             fresh = iter(pins)
-            rounds: dict[str, list[tuple[float, list[float]]]] = {name: [] for name in CALLS}
+            rounds: dict[str, list[tuple[float, list[float]]]] = {
+                name: [] for name in (*CALLS, "plain_health")
+            }
             for _ in range(ROUNDS):
                 rounds["health"].append(_drive([check] * (CALLS["health"] // ROUNDS)))
+                rounds["plain_health"].append(_drive([plain_check] * (CALLS["health"] // ROUNDS)))
                 gets = [get(rng.choice(ids)) for _ in range(CALLS["get_subscriber"] // ROUNDS)]
                 rounds["get_subscriber"].append(_drive(gets))
                 redeems = [
@@ -271,14 +301,20 @@ def main() -> int:
                 ]
                 rounds["redeem_voucher"].append(_drive(redeems))
             channel.close()
+            plain_channel.close()
             ceiling, health_latencies = _combined(rounds["health"])
+            reference = _combined(rounds["plain_health"])[0]
             results = [_report("rpc_health_check", ceiling, health_latencies, ceiling)]
             for name in ("get_subscriber", "redeem_voucher"):
                 rate, latencies = _combined(rounds[name])
                 results.append(_report(f"rpc_{name}", rate, latencies, ceiling))
+            for record in results:
+                record["plain_server_health_calls_per_s"] = round(reference, 1)
+                record["ratio_to_plain_server"] = round(record["calls_per_s"] / reference, 3)
         finally:
             stop.set()
             server.join(timeout=30)
+            plain.join(timeout=30)
     for record in results:
         print(json.dumps(record), flush=True)
     return 0

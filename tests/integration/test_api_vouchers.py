@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import select, update
 
 from microbss.engine.deps import Deps
@@ -423,3 +425,39 @@ def test_no_pin_or_full_identity_number_reaches_the_logs(
     assert "RedeemVoucher" in logged  # the access log did run
     for secret in (PIN, OTHER_PIN, "ABCD-1234", "12345678Z", "abcd-1234"):
         assert secret not in logged
+
+
+def test_a_redeem_waits_for_another_writer_without_stalling_other_calls(
+    client: Client, prepaid: types_pb2.Subscriber, deps: Deps
+) -> None:
+    """On SQLite RedeemVoucher runs on the server's event loop; while another process holds
+    the write lock it must wait in a worker, so health and GetSubscriber still answer, and it
+    completes (once) when the lock is released."""
+    if deps.db.dialect.name != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    add_vouchers(deps, "B1", [PIN], value=700)
+    other_writer = sqlite3.connect(deps.db.url.database or "", isolation_level=None)
+    other_writer.execute("BEGIN IMMEDIATE")  # as a CDR load committing a batch would
+    try:
+        pending = client.stub.RedeemVoucher.future(
+            engine_pb2.RedeemVoucherRequest(subscriber_id=prepaid.id, pin=PIN),
+            metadata=client.md(),
+            timeout=60,
+        )
+        health = health_pb2_grpc.HealthStub(client.channel)
+        answered = health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        during = client.stub.GetSubscriber(
+            engine_pb2.GetSubscriberRequest(subscriber_id=prepaid.id), timeout=5
+        )
+        assert not pending.done()
+    finally:
+        other_writer.rollback()
+        other_writer.close()
+
+    reply = pending.result(timeout=60)
+
+    assert answered.status == health_pb2.HealthCheckResponse.SERVING
+    assert during.balance.amount_minor == PREPAID_INITIAL_CREDIT
+    assert reply.balance.amount_minor == PREPAID_INITIAL_CREDIT + 700
+    after = client.stub.GetSubscriber(engine_pb2.GetSubscriberRequest(subscriber_id=prepaid.id))
+    assert after.balance.amount_minor == PREPAID_INITIAL_CREDIT + 700

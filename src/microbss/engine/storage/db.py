@@ -3,6 +3,7 @@ for write transactions (so two writers queue instead of failing on a lock upgrad
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,10 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # WAL pages after which a commit checkpoints by itself (SQLite's default: 1000). UnitOfWork
 # checkpoints from a side thread long before (uow.py); this is the safety net.
 SQLITE_AUTOCHECKPOINT_PAGES = 4000
+
+
+class WriterBusy(Exception):
+    """A write transaction asked not to wait (``sqlite_nowait``) found the write lock taken."""
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -52,8 +57,27 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode:  # "" (uow.read_connection): no transaction, each statement reads on its own
-            # Straight to the driver: pysqlite keeps no transaction state of its own here
-            # (isolation_level None), and it spares every transaction a full SQLAlchemy execute.
-            connection.connection.driver_connection.execute(f"BEGIN {mode}")
+        options = connection.get_execution_options()
+        mode = options.get("sqlite_begin", "DEFERRED")
+        if not mode:  # "" (uow.read_connection): no transaction, each statement reads on its own
+            return
+        # Straight to the driver: pysqlite keeps no transaction state of its own here
+        # (isolation_level None), and it spares every transaction a full SQLAlchemy execute.
+        driver = connection.connection.driver_connection
+        if options.get("sqlite_nowait"):
+            _begin_without_waiting(driver, mode)
+        else:
+            driver.execute(f"BEGIN {mode}")
+
+
+def _begin_without_waiting(driver: sqlite3.Connection, mode: str) -> None:
+    """BEGIN with the busy timeout off: WriterBusy at once if another connection writes."""
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        driver.execute(f"BEGIN {mode}")
+    except sqlite3.OperationalError as err:
+        if driver.in_transaction or "locked" not in str(err):
+            raise
+        raise WriterBusy("another connection holds the SQLite write lock") from err
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")

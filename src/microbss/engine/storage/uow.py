@@ -8,6 +8,9 @@
 for each other instead of failing half-way; on PostgreSQL it is an ordinary transaction and
 writers rely on row locks, conditional updates and unique constraints.
 
+``no_waiting()`` makes a SQLite write fail fast with ``WriterBusy`` instead of queueing (the
+API's event loop uses it, interceptors.py).
+
 ``read_connection`` is for hot reads that need no snapshot across statements;
 ``driver_connection`` for those made only of prepared statements (storage/prepared.py).
 """
@@ -20,12 +23,15 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
-from microbss.engine.storage.db import is_sqlite
+from microbss.engine.storage.db import WriterBusy, is_sqlite
 from microbss.engine.storage.prepared import DriverConnection
+
+__all__ = ["UnitOfWork", "WriterBusy", "driver_connection", "no_waiting", "read_connection"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,23 @@ def _writers(engine: Engine) -> _SqliteWriters:
         return writers
 
 
+# False inside no_waiting(): a SQLite write transaction raises WriterBusy instead of queueing.
+_waiting_allowed: ContextVar[bool] = ContextVar("waiting_allowed", default=True)
+
+
+@contextmanager
+def no_waiting() -> Iterator[None]:
+    """Inside this block a SQLite write transaction that cannot start at once (another writer
+    of this or another process holds the lock) raises :class:`WriterBusy` before doing
+    anything, instead of waiting. For callers that must not block (the API's event loop) and
+    can run the whole operation again elsewhere; reads are unaffected."""
+    token = _waiting_allowed.set(False)
+    try:
+        yield
+    finally:
+        _waiting_allowed.reset(token)
+
+
 def read_connection(engine: Engine) -> Connection:
     """A connection whose statements each read the latest committed data, without a transaction
     around them on SQLite (PostgreSQL's default READ COMMITTED gives no more across statements).
@@ -111,8 +134,10 @@ class UnitOfWork:
         conn = self._engine.connect()  # checked out before the lock: less time holding it
         try:
             if self._writers is not None:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-                self._writers.lock.acquire()
+                wait = _waiting_allowed.get()
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE", sqlite_nowait=not wait)
+                if not self._writers.lock.acquire(blocking=wait):
+                    raise WriterBusy("another writer of this process holds the lock")
             try:
                 self._tx = conn.begin()
             except BaseException:
