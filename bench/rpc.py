@@ -147,12 +147,13 @@ def _serve(data_dir: str, ready: Any, stop: Event) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from microbss.engine.api.deferred_logging import deferred_log_writes
-    from microbss.engine.api.server import create_server
+    from microbss.engine.api.server import create_server, freeze_startup_objects
     from microbss.engine.deps import build_deps
 
     deps = build_deps()
     ids, pins = _seed(deps, CALLS["redeem_voucher"] + 100)
     server, port = create_server("127.0.0.1:0", deps)
+    freeze_startup_objects()  # as `engine serve` does
     with deferred_log_writes():  # as `engine serve` does
         server.start()
         ready.put((port, ids, pins))

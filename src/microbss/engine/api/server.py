@@ -9,6 +9,7 @@ so load balancers stop sending work, lets in-flight calls finish for a grace per
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import threading
@@ -180,6 +181,17 @@ def _read(path: str, variable: str) -> bytes:
         raise ConfigError(f"{variable}: cannot read {path}: {err.strerror}") from None
 
 
+def freeze_startup_objects() -> None:
+    """Exempt what is alive at start-up from the cycle collector for good.
+
+    Modules, table metadata and compiled statements live as long as the process; frozen, the
+    collector's full passes no longer walk them, which otherwise pause every call in flight
+    for tens of milliseconds now and then (the p99 latency of bench/rpc.py).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def serve(deps: Deps, addr: str | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then drain in-flight calls and return."""
     listen = addr or deps.settings.listen
@@ -191,6 +203,7 @@ def serve(deps: Deps, addr: str | None = None) -> None:
         stop_requested.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    freeze_startup_objects()
     with deferred_log_writes():  # one access line per call, written off the worker threads
         built.start()
         scheme = "TLS" if deps.settings.tls_cert else "plaintext"
