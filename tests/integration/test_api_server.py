@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from microbss.engine.api.servicers import EngineServicer
 from microbss.engine.deps import Deps
 from microbss.engine.domain.periods import utcnow
 from microbss.engine.services import refdata
@@ -225,3 +226,39 @@ def test_an_oversized_request_is_rejected(
     )
 
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("method", ["GetRefData", "GetSubscriber"])
+def test_a_handler_that_aborts_the_call_ends_it_with_its_status_message_and_request_id(
+    method: str,
+    start_server: Callable[..., Client],
+    catalog: object,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A plain-function handler calling context.abort ends the call there, as on grpc's
+    thread-pool server (GetSubscriber runs on the event loop on SQLite, GetRefData in a
+    worker): its status and message reach the caller, with the request id, and the log."""
+    ran_on = []
+
+    def aborting(self: object, request: object, context: grpc.ServicerContext) -> object:
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "this CSR may not see that")
+        ran_on.append("after abort")  # never reached: abort raises
+        return None
+
+    monkeypatch.setattr(EngineServicer, method, aborting)
+    client = start_server()
+    caplog.set_level(logging.INFO, logger="microbss.engine.api")
+    request = {
+        "GetRefData": engine_pb2.GetRefDataRequest(),
+        "GetSubscriber": engine_pb2.GetSubscriberRequest(subscriber_id=1),
+    }[method]
+
+    error = rpc_error(lambda: getattr(client.stub, method)(request, timeout=10))
+
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error.details() == "this CSR may not see that"
+    request_id = dict(error.trailing_metadata() or ())["x-request-id"]
+    assert ran_on == []
+    lines = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
+    assert any(f"/{method} PERMISSION_DENIED " in line for line in lines)
