@@ -4,6 +4,8 @@ log, and the catalog/inventory read RPCs (GetRefData, GetAvailableResources)."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -15,11 +17,12 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from microbss.engine.api.server import create_server
 from microbss.engine.api.servicers import EngineServicer
 from microbss.engine.deps import Deps
 from microbss.engine.domain.periods import utcnow
 from microbss.engine.services import refdata
-from microbss.v1 import engine_pb2, types_pb2
+from microbss.v1 import engine_pb2, engine_pb2_grpc, types_pb2
 from tests.integration.conftest import (
     POSTPAID_PLAN_ID,
     PREPAID_PLAN_ID,
@@ -262,3 +265,85 @@ def test_a_handler_that_aborts_the_call_ends_it_with_its_status_message_and_requ
     assert ran_on == []
     lines = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
     assert any(f"/{method} PERMISSION_DENIED " in line for line in lines)
+
+
+def slow_ref_data(monkeypatch: pytest.MonkeyPatch, seconds: float) -> threading.Event:
+    """GetRefData takes ``seconds`` in its worker; the event is set when the handler returns."""
+    returned = threading.Event()
+
+    def slow(deps: Deps) -> object:
+        time.sleep(seconds)
+        try:
+            return refdata.get_ref_data(deps)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr("microbss.engine.api.servicers.refdata.get_ref_data", slow)
+    return returned
+
+
+def test_stop_lets_a_call_in_flight_finish_within_the_grace_period(
+    deps: Deps, catalog: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    returned = slow_ref_data(monkeypatch, 0.5)
+    server, port = create_server("127.0.0.1:0", deps)
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        pending = engine_pb2_grpc.EngineStub(channel).GetRefData.future(
+            engine_pb2.GetRefDataRequest(), timeout=10
+        )
+        time.sleep(0.1)  # in its worker now
+
+        assert server.stop(grace=5).wait(10)
+
+        assert returned.is_set()
+        assert len(pending.result().price_plans) == 2
+
+
+def test_stop_returns_once_the_handlers_of_calls_it_cut_off_have_returned(
+    deps: Deps, catalog: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As grpc.Server.stop promises: when the event is set, no handler is still running (so
+    the caller may close the database under it)."""
+    returned = slow_ref_data(monkeypatch, 0.5)
+    server, port = create_server("127.0.0.1:0", deps)
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        pending = engine_pb2_grpc.EngineStub(channel).GetRefData.future(
+            engine_pb2.GetRefDataRequest(), timeout=10
+        )
+        time.sleep(0.1)
+
+        assert server.stop(grace=None).wait(10)
+
+        assert returned.is_set()
+        assert rpc_error(pending.result).code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_two_servers_in_one_process_stop_independently(deps: Deps, catalog: object) -> None:
+    """Tests (and tools) run several servers in one process, on one event loop."""
+    first, first_port = create_server("127.0.0.1:0", deps)
+    second, second_port = create_server("127.0.0.1:0", deps)
+    first.start()
+    second.start()
+    try:
+        assert first.stop(grace=1).wait(10)
+        with grpc.insecure_channel(f"127.0.0.1:{second_port}") as channel:
+            reply = engine_pb2_grpc.EngineStub(channel).GetRefData(
+                engine_pb2.GetRefDataRequest(), timeout=10
+            )
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=10
+            )
+        with grpc.insecure_channel(f"127.0.0.1:{first_port}") as channel:
+            refused = rpc_error(
+                lambda: engine_pb2_grpc.EngineStub(channel).GetRefData(
+                    engine_pb2.GetRefDataRequest(), timeout=2
+                )
+            )
+    finally:
+        second.stop(grace=None).wait(10)
+
+    assert len(reply.price_plans) == 2
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert refused.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)

@@ -15,6 +15,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import insert
 
+from microbss.engine.api.server import create_server
 from microbss.engine.deps import Deps
 from microbss.engine.domain.errors import FailedPrecondition
 from microbss.engine.domain.periods import utcnow
@@ -394,3 +395,36 @@ def test_an_error_after_some_messages_ends_the_stream_with_its_status_and_reques
     assert eventually(lambda: access_log(caplog, "GetSubscriberUsage") != [])
     (line,) = access_log(caplog, "GetSubscriberUsage")
     assert line.split()[1] == "FAILED_PRECONDITION" and f"request_id={request_id}" in line
+
+
+def test_a_stream_cut_off_by_stop_is_closed_before_stop_returns(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """stop(grace=None) while a worker reads a stream's next message: the client hears at
+    once, the read runs to its end, the generator is closed, and only then is the server
+    stopped (the caller may close the database)."""
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow().replace(microsecond=0)
+    insert_cdrs(deps, ana, [now - timedelta(seconds=n) for n in range(50)])
+    watched = WatchedStreams(monkeypatch, hold_at=2)
+    server, port = create_server("127.0.0.1:0", deps)
+    server.start()
+    caplog.set_level(logging.INFO)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = engine_pb2_grpc.EngineStub(channel).GetSubscriberUsage(
+            engine_pb2.GetSubscriberUsageRequest(subscriber_id=ana, rows_per_message=10)
+        )
+        assert len(next(call).cdrs) == 10
+        assert watched.holding.wait(5)
+
+        stopped = server.stop(grace=None)
+        cut_off = rpc_error(lambda: list(call))
+        assert not stopped.wait(0.2)  # the read still runs
+        watched.release.set()
+
+        assert stopped.wait(10)
+    assert watched.closed.is_set()
+    assert cut_off.code() == grpc.StatusCode.UNAVAILABLE
+    assert [line.split()[1] for line in access_log(caplog, "GetSubscriberUsage")] == ["CANCELLED"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
