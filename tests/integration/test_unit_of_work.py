@@ -87,3 +87,26 @@ def test_outside_no_waiting_a_write_queues_for_the_lock_and_succeeds(sqlite_deps
         other.close()
 
     assert _throttle_events(sqlite_deps) == 1
+
+
+def test_once_a_write_committed_inside_no_waiting_a_later_write_waits_instead_of_failing(
+    sqlite_deps: Deps,
+) -> None:
+    """WriterBusy tells the caller to run the whole operation again elsewhere; after a
+    committed write that would write it twice (two throttle rows, two credits), so a later
+    write in the same block queues for the lock like any other."""
+    other = sqlite3.connect(
+        sqlite_deps.db.url.database or "", isolation_level=None, check_same_thread=False
+    )
+    with no_waiting():
+        _add_throttle_event(sqlite_deps)
+        other.execute("BEGIN IMMEDIATE")
+        releaser = threading.Timer(0.3, other.rollback)
+        releaser.start()
+        try:
+            _add_throttle_event(sqlite_deps)
+        finally:
+            releaser.join()
+            other.close()
+
+    assert _throttle_events(sqlite_deps) == 2

@@ -40,8 +40,10 @@ T = TypeVar("T")
 
 
 # Engine methods that run on the event loop on SQLite (interceptors.py says why and how a
-# write there never waits for a lock). Each is one short read, or reads plus at most one
-# write transaction, so that running it again in a worker after WriterBusy repeats nothing.
+# write there never waits for a lock). Each is short reads plus at most one write transaction,
+# and writes only through UnitOfWork: WriterBusy, which makes the interceptor run the call
+# again in a worker, comes only before anything has been written (storage/uow.py). A method
+# added here must not otherwise block (files, network) or act before its writes.
 INLINE_ON_SQLITE = frozenset(
     f"/{ENGINE_SERVICE}/{name}" for name in ("GetSubscriber", "RedeemVoucher")
 )
