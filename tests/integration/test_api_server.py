@@ -4,8 +4,15 @@ log, and the catalog/inventory read RPCs (GetRefData, GetAvailableResources)."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,11 +21,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+from sqlalchemy import insert
 
+from microbss.engine.api.server import create_server
+from microbss.engine.api.servicers import EngineServicer
+from microbss.engine.config import load_settings
 from microbss.engine.deps import Deps
 from microbss.engine.domain.periods import utcnow
 from microbss.engine.services import refdata
-from microbss.v1 import engine_pb2, types_pb2
+from microbss.engine.storage.db import make_engine
+from microbss.engine.storage.migrate import upgrade_to_head
+from microbss.engine.storage.tables import rated_cdrs
+from microbss.v1 import engine_pb2, engine_pb2_grpc, types_pb2
 from tests.integration.conftest import (
     POSTPAID_PLAN_ID,
     PREPAID_PLAN_ID,
@@ -27,6 +41,7 @@ from tests.integration.conftest import (
     add_resources,
     rpc_error,
 )
+from tests.integration.usage_data import add_subscriber, seed_catalog
 
 ENGINE_RPCS = {
     "GetAvailableResources",
@@ -225,3 +240,200 @@ def test_an_oversized_request_is_rejected(
     )
 
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("method", ["GetRefData", "GetSubscriber"])
+def test_a_handler_that_aborts_the_call_ends_it_with_its_status_message_and_request_id(
+    method: str,
+    start_server: Callable[..., Client],
+    catalog: object,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A plain-function handler calling context.abort ends the call there, as on grpc's
+    thread-pool server (GetSubscriber runs on the event loop on SQLite, GetRefData in a
+    worker): its status and message reach the caller, with the request id, and the log."""
+    ran_on = []
+
+    def aborting(self: object, request: object, context: grpc.ServicerContext) -> object:
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "this CSR may not see that")
+        ran_on.append("after abort")  # never reached: abort raises
+        return None
+
+    monkeypatch.setattr(EngineServicer, method, aborting)
+    client = start_server()
+    caplog.set_level(logging.INFO, logger="microbss.engine.api")
+    request = {
+        "GetRefData": engine_pb2.GetRefDataRequest(),
+        "GetSubscriber": engine_pb2.GetSubscriberRequest(subscriber_id=1),
+    }[method]
+
+    error = rpc_error(lambda: getattr(client.stub, method)(request, timeout=10))
+
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error.details() == "this CSR may not see that"
+    request_id = dict(error.trailing_metadata() or ())["x-request-id"]
+    assert ran_on == []
+    lines = [r.getMessage() for r in caplog.records if request_id in r.getMessage()]
+    assert any(f"/{method} PERMISSION_DENIED " in line for line in lines)
+
+
+def slow_ref_data(monkeypatch: pytest.MonkeyPatch, seconds: float) -> threading.Event:
+    """GetRefData takes ``seconds`` in its worker; the event is set when the handler returns."""
+    returned = threading.Event()
+
+    def slow(deps: Deps) -> object:
+        time.sleep(seconds)
+        try:
+            return refdata.get_ref_data(deps)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr("microbss.engine.api.servicers.refdata.get_ref_data", slow)
+    return returned
+
+
+def test_stop_lets_a_call_in_flight_finish_within_the_grace_period(
+    deps: Deps, catalog: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    returned = slow_ref_data(monkeypatch, 0.5)
+    server, port = create_server("127.0.0.1:0", deps)
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        pending = engine_pb2_grpc.EngineStub(channel).GetRefData.future(
+            engine_pb2.GetRefDataRequest(), timeout=10
+        )
+        time.sleep(0.1)  # in its worker now
+
+        assert server.stop(grace=5).wait(10)
+
+        assert returned.is_set()
+        assert len(pending.result().price_plans) == 2
+
+
+def test_stop_returns_once_the_handlers_of_calls_it_cut_off_have_returned(
+    deps: Deps, catalog: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As grpc.Server.stop promises: when the event is set, no handler is still running (so
+    the caller may close the database under it)."""
+    returned = slow_ref_data(monkeypatch, 0.5)
+    server, port = create_server("127.0.0.1:0", deps)
+    server.start()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        pending = engine_pb2_grpc.EngineStub(channel).GetRefData.future(
+            engine_pb2.GetRefDataRequest(), timeout=10
+        )
+        time.sleep(0.1)
+
+        assert server.stop(grace=None).wait(10)
+
+        assert returned.is_set()
+        assert rpc_error(pending.result).code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_two_servers_in_one_process_stop_independently(deps: Deps, catalog: object) -> None:
+    """Tests (and tools) run several servers in one process, on one event loop."""
+    first, first_port = create_server("127.0.0.1:0", deps)
+    second, second_port = create_server("127.0.0.1:0", deps)
+    first.start()
+    second.start()
+    try:
+        assert first.stop(grace=1).wait(10)
+        with grpc.insecure_channel(f"127.0.0.1:{second_port}") as channel:
+            reply = engine_pb2_grpc.EngineStub(channel).GetRefData(
+                engine_pb2.GetRefDataRequest(), timeout=10
+            )
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=10
+            )
+        with grpc.insecure_channel(f"127.0.0.1:{first_port}") as channel:
+            refused = rpc_error(
+                lambda: engine_pb2_grpc.EngineStub(channel).GetRefData(
+                    engine_pb2.GetRefDataRequest(), timeout=2
+                )
+            )
+    finally:
+        second.stop(grace=None).wait(10)
+
+    assert len(reply.price_plans) == 2
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert refused.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def test_engine_serve_drains_a_stream_in_flight_on_sigterm_and_exits_cleanly(
+    tmp_path: Path,
+) -> None:
+    """`microbss engine serve` as an operator runs it: on SIGTERM a stream being read goes on
+    to its end, and then the process exits 0 with "engine stopped" in its log."""
+    env = {
+        **os.environ,
+        "MICROBSS_DATA_DIR": str(tmp_path),
+        "MICROBSS_SECRET": "serve-test",
+        "MICROBSS_TIME_ZONE": "Europe/Madrid",
+        "MICROBSS_ENGINE_DB_URL": "",
+    }
+    deps = Deps(settings=load_settings(env), db=make_engine(load_settings(env).database_url))
+    upgrade_to_head(deps.db)
+    seed_catalog(deps)
+    ana = add_subscriber(deps, "34600100200")
+    now = utcnow().replace(microsecond=0)
+    with deps.db.begin() as conn:
+        conn.execute(
+            insert(rated_cdrs),
+            [
+                {
+                    "cdr_id": f"S{n:05d}",
+                    "subscriber_id": ana,
+                    "service_id": "SMS",
+                    "started_at": now - timedelta(seconds=n),
+                    "quantity": 1,
+                    "other_party": "34611111111",
+                    "zone": "NATIONAL",
+                    "band": "ANY",
+                    "billable_quantity": 1,
+                    "allowance_used": 0,
+                    "charge_minor": 9,
+                    "currency": "EUR",
+                    "flags": 0,
+                    "payment_type": "PREPAID",
+                    "rated_at": now,
+                }
+                for n in range(500)
+            ],
+        )
+    deps.db.dispose()
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "microbss", "engine", "serve", "--listen", "127.0.0.1:0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert engine.stdout is not None
+        lines = []
+        for line in engine.stdout:
+            lines.append(line)
+            if "engine listening on" in line:
+                break
+        port = int(lines[-1].split("engine listening on ")[1].split()[0].rsplit(":", 1)[1])
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = engine_pb2_grpc.EngineStub(channel).GetSubscriberUsage(
+                engine_pb2.GetSubscriberUsageRequest(subscriber_id=ana, rows_per_message=10),
+                timeout=30,
+            )
+            first = next(call)
+            engine.send_signal(signal.SIGTERM)
+            time.sleep(0.3)  # the engine is draining
+            rest = list(call)
+        output, _ = engine.communicate(timeout=30)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+
+    assert len(first.cdrs) + sum(len(chunk.cdrs) for chunk in rest) == 500
+    assert engine.returncode == 0
+    assert "received SIGTERM: draining in-flight calls" in output
+    assert "GetSubscriberUsage OK" in output
+    assert output.rstrip().endswith("engine stopped")

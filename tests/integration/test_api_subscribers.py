@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import func, insert, select, update
 
 from microbss.engine.deps import Deps
@@ -416,3 +417,29 @@ def test_twenty_racing_creates_for_one_msisdn_make_exactly_one_subscriber(
             select(func.count()).select_from(resources).where(resources.c.status == "ASSIGNED")
         ).scalar_one()
     assert assigned == 2  # the MSISDN and the winner's IMSI; the losers' IMSIs stay free
+
+
+def test_get_subscriber_answers_while_as_many_connections_are_busy_as_there_can_be_workers(
+    client: Client, inventory: Inventory, deps: Deps
+) -> None:
+    """On SQLite GetSubscriber runs on the server's event loop: taking a connection from the
+    pool must never make it wait there, or every call of the server (health checks too) stalls
+    for the pool's timeout. 64 is MICROBSS_ENGINE_WORKERS' maximum: 64 writes queued for
+    SQLite's write lock hold a connection each."""
+    if deps.db.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL GetSubscriber waits for a connection in a worker thread")
+    created = client.stub.CreateSubscriber(prepaid_request(inventory), metadata=client.md())
+    busy = [deps.db.connect() for _ in range(64)]
+    try:
+        found = client.stub.GetSubscriber(
+            engine_pb2.GetSubscriberRequest(subscriber_id=created.id), timeout=5
+        )
+        health = health_pb2_grpc.HealthStub(client.channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
+    finally:
+        for connection in busy:
+            connection.close()
+
+    assert found.id == created.id
+    assert health.status == health_pb2.HealthCheckResponse.SERVING

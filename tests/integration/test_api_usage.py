@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import insert
 
+from microbss.engine.api.server import create_server
 from microbss.engine.deps import Deps
+from microbss.engine.domain.errors import FailedPrecondition
 from microbss.engine.domain.periods import utcnow
 from microbss.engine.jobs.cdr_loader import load_cdr_files
 from microbss.engine.services import usage as usage_service
 from microbss.engine.storage.tables import rated_cdrs
-from microbss.v1 import engine_pb2
+from microbss.v1 import engine_pb2, engine_pb2_grpc
 from tests.integration.conftest import Client, rpc_error
 from tests.integration.usage_data import add_subscriber, seed_catalog
 
@@ -232,3 +240,191 @@ def test_a_stream_paused_between_messages_holds_no_read_snapshot(deps: Deps) -> 
         assert sum(len(chunk.rows) for chunk in stream) == 40  # and the stream goes on
     finally:
         stream.close()
+
+
+class WatchedStreams:
+    """Wraps the usage service's generator so a test sees when the server closes it, and can
+    hold the server inside one step (the database read of message ``hold_at``)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, hold_at: int = 0) -> None:
+        self.closed = threading.Event()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        real = usage_service.stream_usage
+
+        def watched(deps: Deps, query: usage_service.UsageQuery) -> Iterator[Any]:
+            try:
+                for n, chunk in enumerate(real(deps, query), start=1):
+                    if n == hold_at:
+                        self.holding.set()
+                        self.release.wait(10)
+                    yield chunk
+            finally:
+                self.closed.set()
+
+        monkeypatch.setattr(usage_service, "stream_usage", watched)
+
+
+def access_log(caplog: pytest.LogCaptureFixture, method: str) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "microbss.engine.api"
+        and r.getMessage().startswith(f"/microbss.v1.Engine/{method} ")
+    ]
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def assert_the_server_dropped_the_cancelled_stream_and_still_serves(
+    deps: Deps, client: Client, caplog: pytest.LogCaptureFixture, watched: WatchedStreams, ana: int
+) -> None:
+    assert watched.closed.wait(5), "the server never closed the stream's generator"
+    assert eventually(lambda: access_log(caplog, "GetSubscriberUsage") != [])
+    assert [line.split()[1] for line in access_log(caplog, "GetSubscriberUsage")] == ["CANCELLED"]
+    assert eventually(lambda: deps.db.pool.checkedout() == 0)  # type: ignore[attr-defined]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    again = usage(client, ana, rows_per_message=5000)
+    assert sum(len(c.cdrs) for c in again) == 30_000
+
+
+def test_a_client_cancelling_a_usage_stream_midway_frees_it_and_the_server_keeps_serving(
+    deps: Deps,
+    start_server: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client reads one message and hangs up while the server waits for it to read more
+    (its flow-control window is full): the server must close the stream's generator, log the
+    call as CANCELLED, and go on serving."""
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow().replace(microsecond=0)
+    insert_cdrs(deps, ana, [now - timedelta(seconds=n) for n in range(30_000)])
+    watched = WatchedStreams(monkeypatch)
+    client = start_server()
+    # Without BDP probing the window stays at 64 KiB, less than one message of 5000 CDRs.
+    slow_reader = grpc.insecure_channel(
+        f"127.0.0.1:{client.port}", options=[("grpc.http2.bdp_probe", 0)]
+    )
+    caplog.set_level(logging.INFO)
+    try:
+        call = engine_pb2_grpc.EngineStub(slow_reader).GetSubscriberUsage(
+            engine_pb2.GetSubscriberUsageRequest(subscriber_id=ana, rows_per_message=5000)
+        )
+        assert len(next(call).cdrs) == 5000
+        time.sleep(0.3)  # the server fills the window and waits
+        call.cancel()
+
+        assert_the_server_dropped_the_cancelled_stream_and_still_serves(
+            deps, client, caplog, watched, ana
+        )
+    finally:
+        slow_reader.close()
+
+
+def test_a_client_cancelling_while_the_server_reads_the_next_message_frees_the_stream(
+    deps: Deps,
+    start_server: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The cancel arrives while a worker is reading the stream's next message: the server
+    closes the generator once that read returns (not while it runs), and logs CANCELLED."""
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow().replace(microsecond=0)
+    insert_cdrs(deps, ana, [now - timedelta(seconds=n) for n in range(30_000)])
+    watched = WatchedStreams(monkeypatch, hold_at=3)
+    client = start_server()
+    caplog.set_level(logging.INFO)
+
+    call = client.stub.GetSubscriberUsage(
+        engine_pb2.GetSubscriberUsageRequest(subscriber_id=ana, rows_per_message=5000)
+    )
+    assert len(next(call).cdrs) == 5000
+    assert watched.holding.wait(5)
+    call.cancel()
+    time.sleep(0.2)  # the server hears of the cancel while the read still runs
+    watched.release.set()
+
+    assert_the_server_dropped_the_cancelled_stream_and_still_serves(
+        deps, client, caplog, watched, ana
+    )
+
+
+def test_an_error_after_some_messages_ends_the_stream_with_its_status_and_request_id(
+    deps: Deps,
+    start_server: Callable[..., Client],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow().replace(microsecond=0)
+    insert_cdrs(deps, ana, [now - timedelta(seconds=n) for n in range(30)])
+    real = usage_service.stream_usage
+
+    def failing_after_two(deps: Deps, query: usage_service.UsageQuery) -> Iterator[Any]:
+        chunks = real(deps, query)
+        yield next(chunks)
+        yield next(chunks)
+        raise FailedPrecondition("the subscriber was purged while you read")
+
+    monkeypatch.setattr(usage_service, "stream_usage", failing_after_two)
+    client = start_server()
+    caplog.set_level(logging.INFO, logger="microbss.engine.api")
+    received: list[engine_pb2.UsageChunk] = []
+
+    call = client.stub.GetSubscriberUsage(
+        engine_pb2.GetSubscriberUsageRequest(subscriber_id=ana, rows_per_message=10)
+    )
+    error = rpc_error(lambda: received.extend(call))
+
+    assert [len(chunk.cdrs) for chunk in received] == [10, 10]
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.details() == "the subscriber was purged while you read"
+    request_id = dict(error.trailing_metadata() or ())["x-request-id"]
+    assert eventually(lambda: access_log(caplog, "GetSubscriberUsage") != [])
+    (line,) = access_log(caplog, "GetSubscriberUsage")
+    assert line.split()[1] == "FAILED_PRECONDITION" and f"request_id={request_id}" in line
+
+
+def test_a_stream_cut_off_by_stop_is_closed_before_stop_returns(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """stop(grace=None) while a worker reads a stream's next message: the client hears at
+    once, the read runs to its end, the generator is closed, and only then is the server
+    stopped (the caller may close the database)."""
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow().replace(microsecond=0)
+    insert_cdrs(deps, ana, [now - timedelta(seconds=n) for n in range(50)])
+    watched = WatchedStreams(monkeypatch, hold_at=2)
+    server, port = create_server("127.0.0.1:0", deps)
+    server.start()
+    caplog.set_level(logging.INFO)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = engine_pb2_grpc.EngineStub(channel).GetSubscriberUsage(
+            engine_pb2.GetSubscriberUsageRequest(subscriber_id=ana, rows_per_message=10)
+        )
+        assert len(next(call).cdrs) == 10
+        assert watched.holding.wait(5)
+
+        stopped = server.stop(grace=None)
+        cut_off = rpc_error(lambda: list(call))
+        assert not stopped.wait(0.2)  # the read still runs
+        watched.release.set()
+
+        assert stopped.wait(10)
+    assert watched.closed.is_set()
+    assert cut_off.code() == grpc.StatusCode.UNAVAILABLE
+    assert [line.split()[1] for line in access_log(caplog, "GetSubscriberUsage")] == ["CANCELLED"]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

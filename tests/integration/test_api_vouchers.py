@@ -461,3 +461,31 @@ def test_a_redeem_waits_for_another_writer_without_stalling_other_calls(
     assert reply.balance.amount_minor == PREPAID_INITIAL_CREDIT + 700
     after = client.stub.GetSubscriber(engine_pb2.GetSubscriberRequest(subscriber_id=prepaid.id))
     assert after.balance.amount_minor == PREPAID_INITIAL_CREDIT + 700
+
+
+def test_a_wrong_pin_while_another_writer_holds_the_lock_is_counted_and_audited_once(
+    client: Client, prepaid: types_pb2.Subscriber, deps: Deps
+) -> None:
+    """The wrong-PIN path writes too (throttle rows, a DENIED audit row): on SQLite, begun on
+    the event loop, it meets the held lock before writing anything and runs again in a worker,
+    so the failure is counted once, not once per attempt."""
+    if deps.db.dialect.name != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    other_writer = sqlite3.connect(
+        deps.db.url.database or "", isolation_level=None, check_same_thread=False
+    )
+    other_writer.execute("BEGIN IMMEDIATE")
+    releaser = threading.Timer(0.5, other_writer.rollback)
+    releaser.start()
+    try:
+        error = rpc_error(lambda: redeem(client, prepaid.id, OTHER_PIN))
+    finally:
+        releaser.join()
+        other_writer.close()
+
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    with deps.db.connect() as conn:
+        denied = conn.execute(select(audit_events).where(audit_events.c.result == "DENIED")).all()
+        keys = sorted(r.key for r in conn.execute(select(throttle_events)))
+    assert len(denied) == 1
+    assert keys == ["redeem:caller:ipv4:127.0.0.1|csr.ana", f"redeem:subscriber:{prepaid.id}"]

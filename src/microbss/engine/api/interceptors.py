@@ -17,28 +17,40 @@ and a request id and a log line per probe would only cost CPU and bury the acces
 
 The server is grpc.aio (server.py). The Engine's handlers are plain functions over blocking
 database code; the interceptor decides where each one runs:
-- on the event loop itself, for the methods in ``inline`` (GetSubscriber on SQLite: a
-  primary-key read that takes ~0.15 ms of CPU and never waits on a lock in WAL mode). Handing
-  such a call to a worker thread costs more than the call: every sqlite3 step releases the
-  GIL, and each hand-back between threads is slower than the statement (bench/rpc.py);
+- on the event loop itself, for the unary methods in ``inline`` (on SQLite GetSubscriber and
+  RedeemVoucher, server.py). GetSubscriber is a primary-key read that takes ~0.15 ms of CPU
+  and never waits on a lock in WAL mode: handing it to a worker thread costs more than the
+  call, since every sqlite3 step releases the GIL and each hand-back between threads is
+  slower than the statement (bench/rpc.py). RedeemVoucher reads, then writes in one
+  transaction; run inside ``no_waiting()`` (storage/uow.py), that write raises WriterBusy,
+  having written nothing, instead of waiting for another writer, and the whole call runs
+  again in the pool, where it may wait;
 - in the worker pool, for everything else: writes (they queue for the writer lock), searches,
   streams. A streaming handler's generator is advanced one message at a time in the pool, so
   a slow client holds back the database reads (no unbounded buffer between them).
-Health and reflection are grpc's own asyncio servicers and run on the loop.
+A streaming call is a coroutine that writes each message itself, so that when the call is cut
+off (the client cancels or hangs up, its deadline passes, the server stops) its clean-up runs
+in its own task: the access line says CANCELLED, and the generator is closed in a worker as
+soon as no step of it is running.
+Plain-function handlers get grpc.aio's context with an ``abort`` that raises, as on grpc's
+thread-pool server (``_HandlerContext``). Health and reflection are grpc's own asyncio
+servicers and run on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import functools
 import hmac
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from concurrent.futures import Executor
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from concurrent.futures import Executor, Future
 from contextvars import Token
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from grpc import aio
@@ -69,11 +81,63 @@ class _CallFailed(Exception):
         self.details = details
 
 
+class _HandlerContext:
+    """The context a plain-function handler gets: grpc.aio's, except ``abort``.
+
+    grpc.aio's ``abort`` is a coroutine: called from a plain function it would do nothing, and
+    the handler would run on. Here it raises at once, as on grpc's thread-pool server, and the
+    interceptor ends the call with that status and message (and the request id). What exists
+    only as a coroutine on grpc.aio's context is not offered: better an AttributeError
+    (INTERNAL, logged) than a call that silently does nothing.
+    """
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: aio.ServicerContext[Any, Any]) -> None:
+        self._context = context
+
+    def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
+        raise _CallFailed(code, details)
+
+    def abort_with_status(self, status: grpc.Status) -> NoReturn:
+        if status.trailing_metadata:
+            self._context.set_trailing_metadata(
+                tuple(self._context.trailing_metadata()) + tuple(status.trailing_metadata)
+            )
+        raise _CallFailed(status.code, status.details)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _HANDLER_CONTEXT_METHODS:
+            return getattr(self._context, name)
+        raise AttributeError(f"{name!r} is not available to a plain-function handler")
+
+
+# What grpc.aio's context offers a plain function as it is (none of them is a coroutine).
+_HANDLER_CONTEXT_METHODS = frozenset(
+    {
+        "auth_context",
+        "code",
+        "details",
+        "disable_next_message_compression",
+        "invocation_metadata",
+        "peer",
+        "peer_identities",
+        "peer_identity_key",
+        "set_code",
+        "set_compression",
+        "set_details",
+        "set_trailing_metadata",
+        "time_remaining",
+        "trailing_metadata",
+    }
+)
+
+
 class EngineInterceptor(aio.ServerInterceptor):
     """Wraps every method's handler once, on its first call; see the module docstring.
 
-    ``inline`` names the methods (full names, "/microbss.v1.Engine/GetSubscriber") whose plain
-    function handlers run on the event loop; the others run in ``pool``.
+    ``inline`` names the unary methods (full names, "/microbss.v1.Engine/GetSubscriber") whose
+    plain-function handlers run on the event loop; the others run in ``pool``.
     """
 
     def __init__(self, pool: Executor, token: str = "", inline: frozenset[str] = frozenset()):
@@ -140,7 +204,7 @@ class _Call:
         self.method = method
         self.expected_auth = expected_auth
         self.pool = pool
-        self.inline = inline  # a plain function handler runs on the event loop
+        self.inline = inline  # a plain-function unary handler runs on the event loop
 
     def wrap_unary(self, behaviour: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         run = self._runner(behaviour)
@@ -157,7 +221,7 @@ class _Call:
                 code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:  # every failure gets a status, never UNKNOWN
-                failure = self._failure(exc, context)
+                failure = self._failure(exc)
                 if failure is None:  # the handler aborted itself: keep its status and message
                     code = _code_set_by_handler(context) or grpc.StatusCode.UNKNOWN
                     raise
@@ -168,24 +232,27 @@ class _Call:
 
         return unary
 
-    def wrap_stream(self, behaviour: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
-        messages = self._messages(behaviour)
+    def wrap_stream(self, behaviour: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
+        """A streaming handler as a coroutine that writes each reply itself: its clean-up (the
+        access line, the context variables, closing the generator) then runs in the call's own
+        task when the call is cut off. As an async generator, it would be left suspended when
+        the client hangs up during a write, and finalized later in another task and context."""
+        replies_of = self._replies(behaviour)
 
-        async def stream(
-            request: Any, context: aio.ServicerContext[Any, Any]
-        ) -> AsyncIterator[Any]:
+        async def stream(request: Any, context: aio.ServicerContext[Any, Any]) -> None:
             started, tokens = self._begin(context)
             code, failure = grpc.StatusCode.OK, None
             try:
                 self._authenticate(context)
-                async for message in messages(request, context):
-                    yield message
+                async with contextlib.aclosing(replies_of(request, context)) as replies:
+                    async for reply in replies:
+                        await _write(context, reply)
                 code = _code_set_by_handler(context) or code
-            except asyncio.CancelledError:
+            except asyncio.CancelledError:  # the client went away, or the server is stopping
                 code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as exc:  # also what the generator raises mid-stream
-                failure = self._failure(exc, context)
+                failure = self._failure(exc)
                 if failure is None:  # the handler aborted itself: keep its status and message
                     code = _code_set_by_handler(context) or grpc.StatusCode.UNKNOWN
                     raise
@@ -205,8 +272,8 @@ class _Call:
         async def in_pool(request: Any, context: Any) -> Any:
             # The worker sees this call's context variables (request id, actor).
             run = contextvars.copy_context().run
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, run, behaviour, request, context
+            return await asyncio.wrap_future(
+                pool.submit(run, behaviour, request, _HandlerContext(context))
             )
 
         if self.inline:
@@ -214,7 +281,7 @@ class _Call:
             async def inline(request: Any, context: Any) -> Any:
                 try:
                     with no_waiting():
-                        return behaviour(request, context)
+                        return behaviour(request, _HandlerContext(context))
                 except WriterBusy:  # wait for the other writer in a worker, not on the loop
                     return await in_pool(request, context)
 
@@ -222,21 +289,34 @@ class _Call:
 
         return in_pool
 
-    def _messages(self, behaviour: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
-        """A streaming behaviour as an async iterator; a plain generator advances in the pool,
-        one message per step, every step in the same copied context."""
+    def _replies(self, behaviour: Callable[..., Any]) -> Callable[..., AsyncGenerator[Any, None]]:
+        """A streaming behaviour as an async iterator. A plain generator advances in the pool,
+        one message per step, every step in the same copied context; if the call ends before
+        the generator does, it is closed in a worker once no step of it is running."""
         if inspect.isasyncgenfunction(behaviour):
             return behaviour  # grpc's own asyncio servicers (reflection)
-        pool = None if self.inline else self.pool
+        pool, method = self.pool, self.method
 
-        async def stepped(request: Any, context: Any) -> AsyncIterator[Any]:
+        async def stepped(request: Any, context: Any) -> AsyncGenerator[Any, None]:
             run = contextvars.copy_context().run
-            generator = await _step(pool, run, _start, behaviour, request, context)
+            handler_context = _HandlerContext(context)
+            if inspect.isgeneratorfunction(behaviour):  # calling it runs none of its code yet
+                generator = behaviour(request, handler_context)
+            else:
+                generator = await asyncio.wrap_future(
+                    pool.submit(run, _start, behaviour, request, handler_context)
+                )
+            step: Future[Any] | None = None
             try:
-                while (message := await _step(pool, run, next, generator, _DONE)) is not _DONE:
-                    yield message
-            finally:  # the client went away or the call failed: release its cursor now
-                await _step(pool, run, _close, generator)
+                while True:
+                    step = pool.submit(run, _advance, generator)
+                    reply = await asyncio.wrap_future(step)
+                    if reply is _DONE:
+                        return
+                    yield reply
+            finally:
+                if not _finished(step):  # cut off: by the client, an abort or a stop
+                    _close_when_idle(generator, step, pool, run, method)
 
         return stepped
 
@@ -266,11 +346,10 @@ class _Call:
                 "missing or wrong bearer token (authorization: Bearer <token>)",
             )
 
-    def _failure(
-        self, exc: Exception, context: aio.ServicerContext[Any, Any]
-    ) -> _CallFailed | None:
-        """The status and message ``exc`` stands for (None: the handler aborted the call)."""
-        if _code_set_by_handler(context) is not None:
+    def _failure(self, exc: Exception) -> _CallFailed | None:
+        """The status and message ``exc`` stands for (None: an asyncio handler aborted the
+        call itself, and grpc has sent its status)."""
+        if isinstance(exc, aio.AbortError):
             return None
         if isinstance(exc, _CallFailed):
             return exc
@@ -300,18 +379,60 @@ async def _abort(context: aio.ServicerContext[Any, Any], failure: _CallFailed | 
         await context.abort(failure.code, failure.details)
 
 
-async def _step(pool: Executor | None, run: Callable[..., Any], *call: Any) -> Any:
-    """``run(*call)``: on the event loop when ``pool`` is None, else in the pool."""
-    if pool is None:
-        return run(*call)
-    return await asyncio.get_running_loop().run_in_executor(pool, run, *call)
+async def _write(context: aio.ServicerContext[Any, Any], reply: Any) -> None:
+    """Send one message; a write that fails means the call is over (the client cancelled or
+    lost its connection, its deadline passed, or the server is stopping).
+
+    It is reported as the cancellation it is: re-raised as it is, grpc would log a failed
+    write as an error with a traceback whenever it has not yet seen the client's close.
+    """
+    try:
+        await context.write(reply)
+    except Exception as exc:
+        raise asyncio.CancelledError(f"the call ended during a write: {exc!r}") from exc
+
+
+def _advance(generator: Iterator[Any]) -> Any:
+    return next(generator, _DONE)
 
 
 def _start(behaviour: Callable[..., Any], request: Any, context: Any) -> Iterator[Any]:
     return iter(behaviour(request, context))
 
 
-def _close(generator: Iterator[Any]) -> None:
-    close = getattr(generator, "close", None)
-    if close is not None:
+def _finished(step: Future[Any] | None) -> bool:
+    """Whether the generator that ``step`` advanced has ended (returned or raised)."""
+    if step is None or not step.done() or step.cancelled():
+        return False
+    return step.exception() is not None or step.result() is _DONE
+
+
+def _close_when_idle(
+    generator: Iterator[Any],
+    step: Future[Any] | None,
+    pool: Executor,
+    run: Callable[..., Any],
+    method: str,
+) -> None:
+    """Close a generator the call no longer reads, in a worker and never while a step of it
+    runs: closing a running generator fails, and so does entering its context a second time.
+    Nothing waits for it: the call has ended."""
+    close = functools.partial(run, _close, generator, method)
+    if step is not None and not step.cancel() and not step.done():
+        # The step is running: close it in its worker as soon as it returns.
+        step.add_done_callback(lambda _: close())
+        return
+    try:
+        pool.submit(close)
+    except RuntimeError:  # the server has stopped and its pool with it
         close()
+
+
+def _close(generator: Iterator[Any], method: str) -> None:
+    close = getattr(generator, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception:  # the call is over; its generator's clean-up failing is still news
+        log.warning("closing the stream of %s failed", method, exc_info=True)

@@ -40,8 +40,10 @@ T = TypeVar("T")
 
 
 # Engine methods that run on the event loop on SQLite (interceptors.py says why and how a
-# write there never waits for a lock). Each is one short read, or reads plus at most one
-# write transaction, so that running it again in a worker after WriterBusy repeats nothing.
+# write there never waits for a lock). Each is short reads plus at most one write transaction,
+# and writes only through UnitOfWork: WriterBusy, which makes the interceptor run the call
+# again in a worker, comes only before anything has been written (storage/uow.py). A method
+# added here must not otherwise block (files, network) or act before its writes.
 INLINE_ON_SQLITE = frozenset(
     f"/{ENGINE_SERVICE}/{name}" for name in ("GetSubscriber", "RedeemVoucher")
 )
@@ -96,16 +98,25 @@ class EngineServer:
 
     def stop(self, grace: float | None) -> threading.Event:
         """Stop taking calls; in-flight ones get ``grace`` seconds (None: cancelled now).
-        The event is set once the server has stopped and its worker pool is done."""
+
+        The event is set once the server has stopped and every handler has returned, as
+        ``grpc.Server.stop`` promises: a call cut off while a worker runs its handler ends
+        for the client at once, but the worker runs on until the handler returns, and the
+        caller may close the database once the event is set.
+        """
         stopped = threading.Event()
+        stopping = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop)
 
-        def finished(_: Any) -> None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            stopped.set()
+        def drain() -> None:  # waits, so not on the event loop
+            try:
+                stopping.result()
+            except Exception:
+                log.exception("stopping the gRPC server failed")
+            finally:
+                self._pool.shutdown(wait=True)
+                stopped.set()
 
-        asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop).add_done_callback(
-            finished
-        )
+        threading.Thread(target=drain, name="rpc-stop", daemon=True).start()
         return stopped
 
     def _on_loop(self, work: Coroutine[Any, Any, T]) -> T:

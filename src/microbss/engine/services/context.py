@@ -1,6 +1,8 @@
 """Per-call context (request id, acting user) set by the API's interceptor, read by services.
 
-Context variables are per thread (and per task), which is what gRPC's thread pool gives each call.
+Each call runs in its own asyncio task on the server's event loop, and its handler there or in a
+worker thread inside a copy of that task's context (api/interceptors.py): every call sees its own
+values, wherever its code runs.
 """
 
 from __future__ import annotations

@@ -30,8 +30,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            # One connection per gRPC worker thread (16) plus room for jobs.
+            # Connections kept open: the API's worker threads (MICROBSS_ENGINE_WORKERS) and
+            # event loop, plus room for jobs. Beyond them more are opened, never waited for:
+            # the API reads and writes on its event loop on SQLite (api/interceptors.py), and
+            # a checkout that waited there would stall every call of the server for the pool
+            # timeout. A SQLite connection costs a file handle; threads bound how many exist.
             kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", -1)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )

@@ -8,8 +8,9 @@
 for each other instead of failing half-way; on PostgreSQL it is an ordinary transaction and
 writers rely on row locks, conditional updates and unique constraints.
 
-``no_waiting()`` makes a SQLite write fail fast with ``WriterBusy`` instead of queueing (the
-API's event loop uses it, interceptors.py).
+``no_waiting()`` makes a SQLite write fail fast with ``WriterBusy`` instead of queueing, as
+long as nothing in the block has been written yet (the API's event loop uses it, then runs the
+whole call again in a worker, interceptors.py).
 
 ``read_connection`` is for hot reads that need no snapshot across statements;
 ``driver_connection`` for those made only of prepared statements (storage/prepared.py).
@@ -83,8 +84,16 @@ def _writers(engine: Engine) -> _SqliteWriters:
         return writers
 
 
-# False inside no_waiting(): a SQLite write transaction raises WriterBusy instead of queueing.
-_waiting_allowed: ContextVar[bool] = ContextVar("waiting_allowed", default=True)
+class _NoWaiting:
+    """One ``no_waiting()`` block: whether a write transaction in it has committed."""
+
+    __slots__ = ("wrote",)
+
+    def __init__(self) -> None:
+        self.wrote = False
+
+
+_no_waiting: ContextVar[_NoWaiting | None] = ContextVar("no_waiting", default=None)
 
 
 @contextmanager
@@ -92,12 +101,14 @@ def no_waiting() -> Iterator[None]:
     """Inside this block a SQLite write transaction that cannot start at once (another writer
     of this or another process holds the lock) raises :class:`WriterBusy` before doing
     anything, instead of waiting. For callers that must not block (the API's event loop) and
-    can run the whole operation again elsewhere; reads are unaffected."""
-    token = _waiting_allowed.set(False)
+    can run the whole operation again elsewhere. Once a write of the block has committed,
+    running it again would repeat that write, so any later one waits for the lock as
+    everywhere else; reads are unaffected."""
+    token = _no_waiting.set(_NoWaiting())
     try:
         yield
     finally:
-        _waiting_allowed.reset(token)
+        _no_waiting.reset(token)
 
 
 def read_connection(engine: Engine) -> Connection:
@@ -134,7 +145,8 @@ class UnitOfWork:
         conn = self._engine.connect()  # checked out before the lock: less time holding it
         try:
             if self._writers is not None:
-                wait = _waiting_allowed.get()
+                block = _no_waiting.get()
+                wait = block is None or block.wrote
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE", sqlite_nowait=not wait)
                 if not self._writers.lock.acquire(blocking=wait):
                     raise WriterBusy("another writer of this process holds the lock")
@@ -153,6 +165,8 @@ class UnitOfWork:
     def commit(self) -> None:
         self._tx.commit()
         self._committed = True
+        if self._write and (block := _no_waiting.get()) is not None:
+            block.wrote = True
 
     def __exit__(
         self,
