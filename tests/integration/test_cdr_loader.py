@@ -501,6 +501,30 @@ def test_a_file_left_midway_by_the_reader_process_leaves_the_next_file_whole(
     assert db_state(deps) == by_reader
 
 
+def test_a_folder_of_a_thousand_files_some_read_by_the_reader_process_loads_whole(
+    deps: Deps, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hundreds of files asked of the reader at once would fill the pipe of requests while the
+    # reader waits for the loader to take its replies, and both would stop: here 500 small
+    # files, read in process, come before 500 that the reader process reads.
+    seed_catalog(deps)
+    add_subscriber(deps, ANA, balance=100_000)
+    sms = f"{ANA},SMS,2026-10-05T10:00:00Z,1,34911,"
+    for n in range(1000):
+        rows = [f"S{n}-1,{sms}"] + ([f"S{n}-2,{sms}"] if n >= 500 else [])
+        write_cdrs(work / f"{n:04d}.csv", rows)
+    monkeypatch.setattr(cdr_loader, "READER_PROCESS_MIN_BYTES", (work / "0999.csv").stat().st_size)
+    summaries = []
+    load = threading.Thread(
+        target=lambda: summaries.append(load_cdr_files(deps, [work], progress=False)),
+        daemon=True,
+    )
+    load.start()
+    load.join(timeout=120)
+    assert not load.is_alive(), "the load stopped"
+    assert (summaries[0].files, summaries[0].rated) == (1000, 1500)
+
+
 def test_a_load_stopped_by_an_error_stops_its_reader_process_at_once(
     deps: Deps, work: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -706,17 +706,20 @@ class _Readers:
     :data:`READER_PROCESS_MIN_BYTES`, in a reader process (started at most once per run) that
     parses and checks on the other core while this process rates and stores.
 
-    The reader process is asked for every large file of the run as early as possible, so it
-    reads the next file while this process stores the last batches of the one before: the run's
-    files flow through one pipeline that fills once per run, not once per file. The one file
-    it cannot start early is the run's first: this process reads that file's first batch
-    itself, as it could only wait while the reader process started up and read it, then hands
-    the rest to the reader. Each reader numbers its contexts on its own, so each has its own
-    list of them; a batch is read by one of them."""
+    The reader process is asked for the next large file as soon as this process starts on a
+    file, so it reads that next file while this process stores the last batches of the one
+    before: the run's files flow through one pipeline that fills once per run, not once per
+    file. (One file ahead, not all: requests and replies share two pipes of 64 KiB, and a
+    folder of a few hundred files asked for at once would fill both and stop both processes.)
+    The one file it cannot start early is the run's first: this process reads that file's first
+    batch itself, as it could only wait while the reader process started up and read it, then
+    hands the rest to the reader. Each reader numbers its contexts on its own, so each has its
+    own list of them; a batch is read by one of them."""
 
     def __init__(self, files: list[Path], fmt: str, switch_tz: ZoneInfo, batch_size: int) -> None:
         self._files = files
         self._large = [_size(path) >= READER_PROCESS_MIN_BYTES for path in files]
+        self._next_large = _next_large(self._large)
         self._fmt, self._switch_tz, self._batch_size = fmt, switch_tz, batch_size
         self._cards: list[RateCard] = []
         self._subscribers: Subscribers | None = None
@@ -724,7 +727,7 @@ class _Readers:
         self._local_contexts: list[Context] = []
         self._process: ReaderProcess | None = None
         self._process_contexts: list[Context] = []
-        self._asked_up_to = 0  # the reader has been asked for the large files before this one
+        self._asked_up_to = 0  # the files before this one were asked of the reader, or not large
         self._asked_as: dict[int, int] = {}  # file number -> its place in the reader's queue
         if any(self._large):
             self._process = ReaderProcess()  # it starts up while this process reads the lines
@@ -739,10 +742,11 @@ class _Readers:
         """The chunks of the run's file ``number``, each with its contexts resolved into the
         list they are numbered in."""
         if not self._large[number]:
-            self._ask_ahead(number + 1)  # the reader reads on while this process reads this
+            self._ask_next(number)  # the reader reads it while this process reads this one
             return self._local(self._read_here(number))
-        if number >= self._asked_up_to:  # nothing asked yet: the reader is starting up
+        if number >= self._asked_up_to:  # not asked for: the reader is starting up
             return self._handing_over(number)
+        self._ask_next(number)
         return self._from_process(number)
 
     def _read_here(self, number: int, after_line: int = 0) -> Generator[Chunk, None, None]:
@@ -757,7 +761,7 @@ class _Readers:
             yield chunk, contexts
 
     def _handing_over(self, number: int) -> Iterator[tuple[Chunk, list[Context]]]:
-        """The first batch read here; the rest of the file, then the run's later large files,
+        """The first batch read here; the rest of the file, then the run's next large file,
         asked of the reader process before this process stores that batch."""
         assert self._process is not None
         here = self._read_here(number)
@@ -770,20 +774,19 @@ class _Readers:
                     here.close()
                     self._ask(number, after_line=chunk.last_line)
                     self._asked_up_to = number + 1
-                self._ask_ahead(number + 1)
+                self._ask_next(number)
                 yield chunk, contexts
                 if not chunk.end_of_file:
                     yield from self._from_process(number)
                 return
 
-    def _ask_ahead(self, first: int) -> None:
-        """Ask the reader process for every large file from number ``first`` on, in order."""
-        if self._process is None:
-            return
-        for number in range(max(first, self._asked_up_to), len(self._files)):
-            if self._large[number]:
-                self._ask(number)
-        self._asked_up_to = max(self._asked_up_to, len(self._files))
+    def _ask_next(self, after: int) -> None:
+        """Ask the reader process for the first large file after file ``after``, unless it
+        has been asked for already."""
+        number = self._next_large[after]
+        if number < len(self._files) and number >= self._asked_up_to:
+            self._ask(number)
+            self._asked_up_to = number + 1
 
     def _ask(self, number: int, after_line: int = 0) -> None:
         assert self._process is not None
@@ -817,6 +820,16 @@ class _Readers:
     def close(self) -> None:
         if self._process is not None:
             self._process.close()
+
+
+def _next_large(large: list[bool]) -> list[int]:
+    """For each file, the number of the first large file after it (the file count if none)."""
+    found, after = len(large), [0] * len(large)
+    for number in range(len(large) - 1, -1, -1):
+        after[number] = found
+        if large[number]:
+            found = number
+    return after
 
 
 def _size(path: Path) -> int:
