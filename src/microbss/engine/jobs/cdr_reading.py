@@ -24,11 +24,11 @@ it ~1 us per CDR (Python compares rows element by element).
 The same stream runs in the loader's process or, for large files, in a reader process
 (:class:`ReaderProcess`, started with ``python -c``, a fresh interpreter like multiprocessing's
 spawn) that does the parsing and checking on the machine's other core while the loader rates
-and stores. It is asked for the run's large files up front and reads them in turn, so it reads
-the next file while the loader stores the one before. The first batch of the run's first large
-file is read in the loader's process while the reader process starts up; the reader reads on
-from the line after it (``after_line``). This module imports
-neither SQLAlchemy nor the storage layer, so that process starts in a fraction of a second.
+and stores. It is asked for the next large file as the loader starts on one, so it reads the
+next file while the loader stores the one before. The first batch of the run's first large file
+is read in the loader's process while the reader process starts up; the reader reads on from
+the line after it (``after_line``). This module imports neither SQLAlchemy nor the storage
+layer, so that process starts in a fraction of a second.
 Nothing here touches the database: exactly-once, rating and crash safety stay with the
 loader's transactions.
 """
@@ -398,11 +398,11 @@ _CHUNK, _END_OF_FILE, _FILE_ERROR, _FAULT = "chunk", "end", "file-error", "fault
 class ReaderProcess:
     """A reader process for one run: started early (it imports while the loader reads the
     subscribers), given the subscribers once, then asked for files. It reads the files asked
-    for one after the other, each as soon as it has sent the last chunk of the one before, so
-    several may be asked for at once: it reads the next while the loader stores the last
-    batches of the one before. Their chunks come back over a pipe, in the order asked; a file it
-    cannot read raises :class:`CdrFileError` here, as it would in process. Stopped (and, if need
-    be, killed) by :meth:`close`."""
+    for one after the other, each as soon as it has sent the last chunk of the one before, so a
+    file asked for ahead is read while the loader stores the last batches of the one before.
+    Their chunks come back over a pipe, in the order asked; a file it cannot read raises
+    :class:`CdrFileError` here, as it would in process. Stopped (and, if need be, killed) by
+    :meth:`close`."""
 
     def __init__(self) -> None:
         read_end, write_end = os.pipe()
