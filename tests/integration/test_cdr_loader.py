@@ -273,10 +273,26 @@ def test_a_file_without_the_header_is_reported_unreadable_and_others_still_load(
     assert summary.rated == 6
 
 
+def test_each_file_read_to_its_end_is_announced_once_it_is_loaded(deps: Deps, work: Path) -> None:
+    seed_catalog(deps)
+    add_subscriber(deps, ANA)
+    bad = work / "b-bad.csv"
+    bad.write_text("just,some,words\n", encoding="utf-8")
+    mixed = copy_fixture("mixed.csv", work)
+    loaded: list[tuple[str, int]] = []
+
+    def on_file_loaded(path: Path) -> None:
+        loaded.append((path.name, len(charges(deps))))
+
+    load_cdr_files(deps, [mixed, bad], progress=False, on_file_loaded=on_file_loaded)
+
+    assert loaded == [("mixed.csv", 6)]
+
+
 # --- Concurrency and crashes ---------------------------------------------------------------
 
 
-def many_cdrs(path: Path, count: int, msisdns: list[str]) -> Path:
+def many_cdrs(path: Path, count: int, msisdns: list[str], id_prefix: str = "M") -> Path:
     start = datetime(2026, 10, 1, 6, 0)
     rows = []
     for n in range(count):
@@ -284,7 +300,9 @@ def many_cdrs(path: Path, count: int, msisdns: list[str]) -> Path:
         msisdn = msisdns[n % len(msisdns)]
         service = ("VOICE", "SMS", "DATA")[n % 3]
         quantity = {"VOICE": 1 + n % 400, "SMS": 1, "DATA": 1000 + 997 * n}[service]
-        rows.append(f"M{n:06d},{msisdn},{service},{at:%Y-%m-%dT%H:%M:%S}Z,{quantity},34911,")
+        rows.append(
+            f"{id_prefix}{n:06d},{msisdn},{service},{at:%Y-%m-%dT%H:%M:%S}Z,{quantity},34911,"
+        )
     return write_cdrs(path, rows)
 
 
@@ -444,6 +462,87 @@ def test_a_reader_process_loads_exactly_what_the_loader_reads_itself(
     assert in_process[0] == (3000 + 13 + 1, 3000 + 6 + 1, 7, 0)
     again = load_cdr_files(deps, files, batch_size=700, progress=False)
     assert (again.rated, again.duplicate) == (0, 3007)
+
+
+def test_a_file_left_midway_by_the_reader_process_leaves_the_next_file_whole(
+    deps: Deps, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_catalog(deps)
+    msisdns = [ANA, "34600000002"]
+    ana = add_subscriber(deps, ANA, balance=900)
+    add_subscriber(deps, msisdns[1], prepaid=False)
+    first = many_cdrs(work / "a.csv", 1000, msisdns, id_prefix="A")
+    # Its first row is rejected, and its reject file cannot be written (a full disk): the load
+    # leaves it after its first chunk, while the reader process has read on.
+    broken = many_cdrs(work / "b.csv", 3000, msisdns, id_prefix="B")
+    with broken.open("r+", encoding="utf-8") as handle:
+        text = handle.read()
+        handle.seek(0)
+        handle.write(text.replace(HEADER, HEADER + f"B-bad,{ANA},FAX,2026-10-01T06:00:00Z,1,,\n"))
+    last = many_cdrs(work / "c.csv", 3000, msisdns, id_prefix="C")
+    add_reject = cdr_loader.RejectFile.add
+
+    def disk_full_for_b(rejects: cdr_loader.RejectFile, *row: object) -> None:
+        if rejects.path.name.startswith("b.csv"):
+            raise OSError(28, "No space left on device")
+        add_reject(rejects, *row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cdr_loader.RejectFile, "add", disk_full_for_b)
+    monkeypatch.setattr(cdr_loader, "READER_PROCESS_MIN_BYTES", 0)
+
+    summary = load_cdr_files(deps, [first, broken, last], batch_size=700, progress=False)
+
+    assert len(summary.unreadable) == 1 and "b.csv" in summary.unreadable[0]
+    assert summary.rated == 4000
+    by_reader = db_state(deps)
+    reset_usage(deps, {ana: 900})
+    monkeypatch.undo()
+    load_cdr_files(deps, [first, last], batch_size=700, progress=False)  # read in process
+    assert db_state(deps) == by_reader
+
+
+def test_a_folder_of_a_thousand_files_some_read_by_the_reader_process_loads_whole(
+    deps: Deps, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Hundreds of files asked of the reader at once would fill the pipe of requests while the
+    # reader waits for the loader to take its replies, and both would stop: here 500 small
+    # files, read in process, come before 500 that the reader process reads.
+    seed_catalog(deps)
+    add_subscriber(deps, ANA, balance=100_000)
+    sms = f"{ANA},SMS,2026-10-05T10:00:00Z,1,34911,"
+    for n in range(1000):
+        rows = [f"S{n}-1,{sms}"] + ([f"S{n}-2,{sms}"] if n >= 500 else [])
+        write_cdrs(work / f"{n:04d}.csv", rows)
+    monkeypatch.setattr(cdr_loader, "READER_PROCESS_MIN_BYTES", (work / "0999.csv").stat().st_size)
+    summaries = []
+    load = threading.Thread(
+        target=lambda: summaries.append(load_cdr_files(deps, [work], progress=False)),
+        daemon=True,
+    )
+    load.start()
+    load.join(timeout=120)
+    assert not load.is_alive(), "the load stopped"
+    assert (summaries[0].files, summaries[0].rated) == (1000, 1500)
+
+
+def test_a_load_stopped_by_an_error_stops_its_reader_process_at_once(
+    deps: Deps, work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed_catalog(deps)
+    msisdns = [ANA, "34600000002"]
+    add_subscriber(deps, ANA, balance=900)
+    add_subscriber(deps, msisdns[1], prepaid=False)
+    files = [many_cdrs(work / f"{n}.csv", 3000, msisdns, id_prefix=f"F{n}") for n in range(3)]
+    monkeypatch.setattr(cdr_loader, "READER_PROCESS_MIN_BYTES", 0)
+
+    def stop(path: Path) -> None:
+        raise KeyboardInterrupt  # the operator's Ctrl-C, while the reader reads on
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        load_cdr_files(deps, files, batch_size=100, progress=False, on_file_loaded=stop)
+    assert time.monotonic() - started < 3  # not the 5 s a reader that will not stop is given
+    assert len(charges(deps)) == 3000
 
 
 def test_a_load_leaves_the_page_cache_of_its_pooled_connection_as_it_found_it(

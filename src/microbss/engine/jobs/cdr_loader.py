@@ -18,7 +18,9 @@ killed at any point leaves only whole batches behind; running it again skips the
 and rewrites the reject file, ending in the state of one uninterrupted run.
 
 Reading and checking the rows is :mod:`cdr_reading`'s work; for large files a reader process on
-the other core reads all but the first batch, while this process rates and stores the batches.
+the other core reads all but the run's first batch, while this process rates and stores the
+batches. It reads the run's files one after the other without waiting for this process to
+finish storing one, so the files of a folder flow through as one stream.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -701,61 +703,115 @@ def resolve_time_zone(name: str | None, deps: Deps) -> ZoneInfo:
 
 class _Readers:
     """Where the run's files are read: in this process, or, for a file of at least
-    :data:`READER_PROCESS_MIN_BYTES`, in a reader process too (started at most once per run)
-    that parses and checks on the other core while this process rates and stores. This
-    process reads such a file's first batch itself, as it could only wait while the reader
-    process started up and read it, then hands the rest of the file to the reader, which reads
-    the second batch while this process stores the first. Each reader numbers its contexts on
-    its own, so each has its own list of them; a batch is read by one of them."""
+    :data:`READER_PROCESS_MIN_BYTES`, in a reader process (started at most once per run) that
+    parses and checks on the other core while this process rates and stores.
 
-    def __init__(self, files: list[Path]) -> None:
+    The reader process is asked for the next large file as soon as this process starts on a
+    file, so it reads that next file while this process stores the last batches of the one
+    before: the run's files flow through one pipeline that fills once per run, not once per
+    file. (One file ahead, not all: requests and replies share two pipes of 64 KiB, and a
+    folder of a few hundred files asked for at once would fill both and stop both processes.)
+    The one file it cannot start early is the run's first: this process reads that file's first
+    batch itself, as it could only wait while the reader process started up and read it, then
+    hands the rest to the reader. Each reader numbers its contexts on its own, so each has its
+    own list of them; a batch is read by one of them."""
+
+    def __init__(self, files: list[Path], fmt: str, switch_tz: ZoneInfo, batch_size: int) -> None:
+        self._files = files
+        self._large = [_size(path) >= READER_PROCESS_MIN_BYTES for path in files]
+        self._next_large = _next_large(self._large)
+        self._fmt, self._switch_tz, self._batch_size = fmt, switch_tz, batch_size
+        self._cards: list[RateCard] = []
         self._subscribers: Subscribers | None = None
         self._checker: CdrChecker | None = None
         self._local_contexts: list[Context] = []
         self._process: ReaderProcess | None = None
         self._process_contexts: list[Context] = []
-        if any(_size(path) >= READER_PROCESS_MIN_BYTES for path in files):
+        self._asked_up_to = 0  # the files before this one were asked of the reader, or not large
+        self._asked_as: dict[int, int] = {}  # file number -> its place in the reader's queue
+        if any(self._large):
             self._process = ReaderProcess()  # it starts up while this process reads the lines
 
-    def begin(self, subscribers: Subscribers) -> None:
+    def begin(self, subscribers: Subscribers, cards: list[RateCard]) -> None:
         # The reader process first: it starts up while this process reads the first batch.
         if self._process is not None:
             self._process.start(subscribers)
-        self._subscribers = subscribers
+        self._subscribers, self._cards = subscribers, cards
 
-    def open(
-        self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int
-    ) -> Iterator[tuple[Chunk, list[Context]]]:
-        """The file's chunks, each with the list its contexts are numbered in."""
-        here = read_chunks(self._local_checker(), path, fmt, switch_tz, batch_size)
-        if self._process is None or _size(path) < READER_PROCESS_MIN_BYTES:
-            return ((chunk, self._local_contexts) for chunk in here)
-        return self._handing_over(here, path, fmt, switch_tz, batch_size)
+    def open(self, number: int) -> Iterator[tuple[Chunk, list[Context]]]:
+        """The chunks of the run's file ``number``, each with its contexts resolved into the
+        list they are numbered in."""
+        if not self._large[number]:
+            self._ask_next(number)  # the reader reads it while this process reads this one
+            return self._local(self._read_here(number))
+        if number >= self._asked_up_to:  # not asked for: the reader is starting up
+            return self._handing_over(number)
+        self._ask_next(number)
+        return self._from_process(number)
 
-    def _handing_over(
-        self,
-        here: Generator[Chunk, None, None],
-        path: Path,
-        fmt: str,
-        switch_tz: ZoneInfo,
-        batch_size: int,
-    ) -> Iterator[tuple[Chunk, list[Context]]]:
-        """The first batch read here, the rest in the reader process, asked for before this
-        process stores the first batch."""
+    def _read_here(self, number: int, after_line: int = 0) -> Generator[Chunk, None, None]:
+        checker = self._local_checker()
+        path, fmt, tz, size = self._files[number], self._fmt, self._switch_tz, self._batch_size
+        return read_chunks(checker, path, fmt, tz, size, after_line)
+
+    def _local(self, chunks: Iterable[Chunk]) -> Iterator[tuple[Chunk, list[Context]]]:
+        contexts = self._local_contexts
+        for chunk in chunks:
+            resolve_contexts(self._cards, chunk.new_contexts, contexts)
+            yield chunk, contexts
+
+    def _handing_over(self, number: int) -> Iterator[tuple[Chunk, list[Context]]]:
+        """The first batch read here; the rest of the file, then the run's next large file,
+        asked of the reader process before this process stores that batch."""
         assert self._process is not None
+        here = self._read_here(number)
         with closing(here):
-            for chunk in here:
-                if not chunk.batch_end or chunk.end_of_file:
-                    yield chunk, self._local_contexts
+            for chunk, contexts in self._local(here):
+                if not chunk.batch_end:
+                    yield chunk, contexts
                     continue
-                here.close()
-                rest = self._process.read(path, fmt, switch_tz, batch_size, chunk.last_line)
-                yield chunk, self._local_contexts
-                yield from ((chunk, self._process_contexts) for chunk in rest)
+                if not chunk.end_of_file:
+                    here.close()
+                    self._ask(number, after_line=chunk.last_line)
+                    self._asked_up_to = number + 1
+                self._ask_next(number)
+                yield chunk, contexts
+                if not chunk.end_of_file:
+                    yield from self._from_process(number)
                 return
 
+    def _ask_next(self, after: int) -> None:
+        """Ask the reader process for the first large file after file ``after``, unless it
+        has been asked for already."""
+        number = self._next_large[after]
+        if number < len(self._files) and number >= self._asked_up_to:
+            self._ask(number)
+            self._asked_up_to = number + 1
+
+    def _ask(self, number: int, after_line: int = 0) -> None:
+        assert self._process is not None
+        path, fmt, tz, size = self._files[number], self._fmt, self._switch_tz, self._batch_size
+        self._process.ask(path, fmt, tz, size, after_line)
+        self._asked_as[number] = self._process.asked
+
+    def _from_process(self, number: int) -> Iterator[tuple[Chunk, list[Context]]]:
+        """File ``number``'s chunks as the reader process sends them, after the rest of any
+        file before it that was not read to its end (a load that stopped on an unwritable
+        reject file): those chunks are dropped, their contexts kept."""
+        assert self._process is not None
+        process, contexts = self._process, self._process_contexts
+        while process.ended + 1 < self._asked_as[number]:
+            try:
+                for chunk in process.chunks():
+                    resolve_contexts(self._cards, chunk.new_contexts, contexts)
+            except CdrFileError:
+                pass  # reported when that file was read
+        for chunk in process.chunks():
+            resolve_contexts(self._cards, chunk.new_contexts, contexts)
+            yield chunk, contexts
+
     def _local_checker(self) -> CdrChecker:
-        """Built on first use: a run of large files never needs it."""
+        """Built on first use: a run of large files only needs it for the first batch."""
         if self._checker is None:
             assert self._subscribers is not None, "begin() first"
             self._checker = CdrChecker(self._subscribers)
@@ -764,6 +820,16 @@ class _Readers:
     def close(self) -> None:
         if self._process is not None:
             self._process.close()
+
+
+def _next_large(large: list[bool]) -> list[int]:
+    """For each file, the number of the first large file after it (the file count if none)."""
+    found, after = len(large), [0] * len(large)
+    for number in range(len(large) - 1, -1, -1):
+        after[number] = found
+        if large[number]:
+            found = number
+    return after
 
 
 def _size(path: Path) -> int:
@@ -781,7 +847,6 @@ class _FileLoad:
     ) -> None:
         self._deps = deps
         self._lines = run_lines.lines
-        self._cards = run_lines.cards
         self._summary = summary
         self._progress = progress
 
@@ -790,7 +855,6 @@ class _FileLoad:
         summary, pending, runs = self._summary, list[ReadRow](), 0
         try:
             for chunk, contexts in chunks:  # a batch's chunks share one list of contexts
-                resolve_contexts(self._cards, chunk.new_contexts, contexts)
                 for line_no, reason, raw in chunk.rejects:
                     rejects.add(line_no, reason, raw)
                 summary.read += chunk.read
@@ -834,6 +898,7 @@ def load_cdr_files(
     timezone: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool | None = None,
+    on_file_loaded: Callable[[Path], None] | None = None,
 ) -> LoadSummary:
     """Load, rate and store the CDRs in ``paths`` (files, folders, .gz); see the module doc.
 
@@ -841,7 +906,9 @@ def load_cdr_files(
     zone for Asterisk times (default the operator's). ``progress`` None shows a bar on a
     terminal and plain lines otherwise; False is silent. A file that cannot be read at all is
     listed in ``summary.unreadable`` and the others still load; a missing path raises
-    :class:`CdrFileError` before anything is loaded.
+    :class:`CdrFileError` before anything is loaded. ``on_file_loaded`` is called with each
+    file read to its end, once all its batches are committed and its reject file written
+    (e.g. to move it out of the folder the switch writes to).
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise InvalidArgument(f"must be between 1 and {MAX_BATCH_SIZE}", field="batch_size")
@@ -849,22 +916,25 @@ def load_cdr_files(
     switch_tz = resolve_time_zone(timezone, deps)
     files = expand_paths(paths)
     started = time.perf_counter()
-    readers = _Readers(files)
+    readers = _Readers(files, fmt, switch_tz, batch_size)
     summary = LoadSummary()
     bar = Progress(progress)
     try:
         with deps.db.connect() as conn:
             run_lines = RunLines.load(conn, load_catalog(conn), deps)
-        readers.begin(run_lines.subscribers)
+        readers.begin(run_lines.subscribers, run_lines.cards)
         loader = _FileLoad(deps, run_lines, summary, bar)
         with _cyclic_gc_paused():
-            for path in files:
+            for number, path in enumerate(files):
                 summary.files += 1
                 try:
-                    loader.run(path, readers.open(path, fmt, switch_tz, batch_size))
+                    loader.run(path, readers.open(number))
                 except CdrFileError as exc:
                     log.error("%s", exc)
                     summary.unreadable.append(str(exc))
+                    continue
+                if on_file_loaded is not None:
+                    on_file_loaded(path)
     finally:
         readers.close()
         bar.close()

@@ -24,9 +24,11 @@ it ~1 us per CDR (Python compares rows element by element).
 The same stream runs in the loader's process or, for large files, in a reader process
 (:class:`ReaderProcess`, started with ``python -c``, a fresh interpreter like multiprocessing's
 spawn) that does the parsing and checking on the machine's other core while the loader rates
-and stores. A large file's first batch is read in the loader's process while the reader process
-starts up; the reader reads on from the line after it (``after_line``). This module imports
-neither SQLAlchemy nor the storage layer, so that process starts in a fraction of a second.
+and stores. It is asked for the next large file as the loader starts on one, so it reads the
+next file while the loader stores the one before. The first batch of the run's first large file
+is read in the loader's process while the reader process starts up; the reader reads on from
+the line after it (``after_line``). This module imports neither SQLAlchemy nor the storage
+layer, so that process starts in a fraction of a second.
 Nothing here touches the database: exactly-once, rating and crash safety stay with the
 loader's transactions.
 """
@@ -395,9 +397,12 @@ _CHUNK, _END_OF_FILE, _FILE_ERROR, _FAULT = "chunk", "end", "file-error", "fault
 
 class ReaderProcess:
     """A reader process for one run: started early (it imports while the loader reads the
-    subscribers), given the subscribers once, then asked for files one at a time. Its chunks
-    come back over a pipe; a file it cannot read raises :class:`CdrFileError` here, as it would
-    in process. Stopped (and, if need be, killed) by :meth:`close`."""
+    subscribers), given the subscribers once, then asked for files. It reads the files asked
+    for one after the other, each as soon as it has sent the last chunk of the one before, so a
+    file asked for ahead is read while the loader stores the last batches of the one before.
+    Their chunks come back over a pipe, in the order asked; a file it cannot read raises
+    :class:`CdrFileError` here, as it would in process. Stopped (and, if need be, killed) by
+    :meth:`close`."""
 
     def __init__(self) -> None:
         read_end, write_end = os.pipe()
@@ -419,6 +424,8 @@ class ReaderProcess:
         assert self._process.stdin is not None
         self._requests = self._process.stdin
         self._starting: threading.Thread | None = None
+        self.asked = 0  # files asked for
+        self.ended = 0  # of them, files whose last chunk (or error) has been read here
 
     def start(self, subscribers: Subscribers) -> None:
         """Send the subscribers. They are more than a pipe holds, so writing them waits until
@@ -430,31 +437,41 @@ class ReaderProcess:
         )
         self._starting.start()
 
-    def read(
+    def ask(
         self, path: Path, fmt: str, switch_tz: ZoneInfo, batch_size: int, after_line: int = 0
-    ) -> Iterator[Chunk]:
-        """The chunks of one file after line ``after_line``, read in the reader process, which
-        starts on them now (not when they are first asked for)."""
+    ) -> None:
+        """Ask for the chunks of one file after line ``after_line``: the process reads them
+        once it has read the files asked for before."""
         self._send((path, fmt, switch_tz, batch_size, after_line))
-        return self._chunks()
+        self.asked += 1
 
-    def _chunks(self) -> Iterator[Chunk]:
+    def chunks(self) -> Iterator[Chunk]:
+        """The chunks of the first file asked for whose end has not been read yet, from where
+        the last call left off (a caller that stopped midway gets the rest of that file)."""
+        if self.ended == self.asked:
+            raise RuntimeError("no CDR file was asked of the reader process")
         while True:
             try:
                 # Only this run's own reader process writes to this pipe.
                 kind, payload = pickle.load(self._replies)  # noqa: S301
             except EOFError:
                 raise RuntimeError("the CDR reader process stopped unexpectedly") from None
-            if kind == _END_OF_FILE:
-                return
             if kind == _CHUNK:
                 yield payload
                 continue
+            if kind == _END_OF_FILE:
+                self.ended += 1
+                return
             if kind == _FILE_ERROR:
+                self.ended += 1
                 raise CdrFileError(payload)
             raise RuntimeError(f"the CDR reader process failed:\n{payload}")
 
     def close(self) -> None:
+        """Stop the process: at once when files asked for are still being read (the load
+        stopped early), else once it has finished."""
+        if self.ended < self.asked:
+            self._process.kill()
         try:
             self._started(timeout=_STOP_SECONDS)
             self._requests.close()
