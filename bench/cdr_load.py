@@ -59,12 +59,12 @@ from microbss.engine.domain.catalog import (
 from microbss.engine.jobs.cdr_loader import (
     DEFAULT_BATCH_SIZE,
     INSERT_RATED_CDR_SQLITE,
+    LOADER_AUTOCHECKPOINT_PAGES,
     LOADER_CACHE_KIB,
     RATED_CDR_COLUMNS,
     load_cdr_files,
 )
 from microbss.engine.storage.catalog_repository import replace_catalog
-from microbss.engine.storage.db import SQLITE_AUTOCHECKPOINT_PAGES
 from microbss.engine.storage.tables import balances, subscribers
 
 SEED = 20261101
@@ -225,7 +225,7 @@ def _ceiling_child(pipe: Connection, load_db: Path, ceiling_db: Path, batch_size
     target.execute("PRAGMA journal_mode=WAL")
     target.execute("PRAGMA synchronous=NORMAL")
     target.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
-    target.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
+    target.execute(f"PRAGMA wal_autocheckpoint={LOADER_AUTOCHECKPOINT_PAGES}")
     source = sqlite3.connect(load_db)
     query = (
         f"SELECT id, {', '.join(RATED_CDR_COLUMNS)} FROM rated_cdrs"

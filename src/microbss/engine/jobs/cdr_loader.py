@@ -71,7 +71,7 @@ from microbss.engine.jobs.cdr_reading import (
     read_chunks,
 )
 from microbss.engine.storage.catalog_repository import load_catalog
-from microbss.engine.storage.uow import UnitOfWork
+from microbss.engine.storage.uow import UnitOfWork, checkpoint_aside
 
 __all__ = ["CdrFileError", "LoadSummary", "load_cdr_files"]
 
@@ -84,6 +84,14 @@ DEFAULT_BATCH_SIZE = 50_000
 # rows in random places; with SQLite's default 2 MB cache a batch of a large load keeps evicting
 # and rereading its pages. Pages are only cached as they are read, so small loads use little.
 LOADER_CACHE_KIB = 64 * 1024
+# SQLite automatic WAL checkpoint threshold (pages) of the loader's batch transactions. A batch of
+# a large load dirties nearly every page of the (subscriber_id, started_at) index, far more than
+# the usual threshold (db.SQLITE_AUTOCHECKPOINT_PAGES), so every commit would copy the whole
+# index into the database file while holding the write lock. The loader checkpoints after each
+# batch on a side thread instead, while it rates the next (uow.checkpoint_aside); this is the
+# safety net, above what one batch of MAX_BATCH_SIZE writes. The WAL file grows to about one
+# batch's pages (~60 MB at 1M stored CDRs) and is reused, not grown further.
+LOADER_AUTOCHECKPOINT_PAGES = 32_768
 MAX_BATCH_SIZE = 100_000
 # Files this large are read in a reader process (see cdr_reading), about 20,000 CDRs and up:
 # below that, starting the process costs more than it saves.
@@ -374,23 +382,28 @@ class BatchWriter:
             self._debit_balances(conn, state, prepaid_before, lines)
             self._write_allowances(conn, state, stored_allowances)
             uow.commit()
+        checkpoint_aside(self._deps.db)
         return result
 
     @contextmanager
     def _loader_settings(self, conn: Connection) -> Iterator[None]:
-        """SQLite: the loader's larger page cache for this transaction only, so a pooled
-        connection goes back to the pool as it came."""
+        """SQLite: the loader's larger page cache and automatic checkpoint threshold for this
+        transaction (its commit included) only, so a pooled connection goes back to the pool
+        as it came."""
         if self._postgres:
             yield
             return
         cursor = _dbapi(conn).cursor()
         try:
-            (usual,) = cursor.execute("PRAGMA cache_size").fetchone()
+            (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
+            (checkpoint,) = cursor.execute("PRAGMA wal_autocheckpoint").fetchone()
             cursor.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={LOADER_AUTOCHECKPOINT_PAGES}")
             try:
                 yield
             finally:
-                cursor.execute(f"PRAGMA cache_size={int(usual)}")
+                cursor.execute(f"PRAGMA cache_size={int(cache)}")
+                cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint)}")
         finally:
             cursor.close()
 
