@@ -345,8 +345,16 @@ class BatchResult:
 class BatchWriter:
     """Commits one batch of checked rows in one transaction (see the module docstring)."""
 
-    def __init__(self, deps: Deps, source: str, lines: list[Line], contexts: list[Context]):
+    def __init__(
+        self,
+        deps: Deps,
+        conn: Connection,
+        source: str,
+        lines: list[Line],
+        contexts: list[Context],
+    ) -> None:
         self._deps = deps
+        self._conn = conn  # the run's writing connection (loader_connection)
         self._source = source[-200:]
         self._lines = lines
         self._contexts = contexts
@@ -367,7 +375,7 @@ class BatchWriter:
         raise AssertionError("unreachable")
 
     def _commit_once(self, batch: list[ReadRow]) -> BatchResult:
-        with UnitOfWork(self._deps.db, write=True) as uow, self._loader_settings(uow.conn):
+        with UnitOfWork(self._deps.db, write=True, connection=self._conn) as uow:
             conn = uow.conn
             if self._postgres:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOADER_LOCK})")
@@ -384,28 +392,6 @@ class BatchWriter:
             uow.commit()
         checkpoint_aside(self._deps.db)
         return result
-
-    @contextmanager
-    def _loader_settings(self, conn: Connection) -> Iterator[None]:
-        """SQLite: the loader's larger page cache and automatic checkpoint threshold for this
-        transaction (its commit included) only, so a pooled connection goes back to the pool
-        as it came."""
-        if self._postgres:
-            yield
-            return
-        cursor = _dbapi(conn).cursor()
-        try:
-            (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
-            (checkpoint,) = cursor.execute("PRAGMA wal_autocheckpoint").fetchone()
-            cursor.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
-            cursor.execute(f"PRAGMA wal_autocheckpoint={LOADER_AUTOCHECKPOINT_PAGES}")
-            try:
-                yield
-            finally:
-                cursor.execute(f"PRAGMA cache_size={int(cache)}")
-                cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint)}")
-        finally:
-            cursor.close()
 
     # -- duplicates
 
@@ -700,6 +686,35 @@ _PAYMENT_TYPE = {True: PaymentType.PREPAID.value, False: PaymentType.POSTPAID.va
 # --- The run ------------------------------------------------------------------------------
 
 
+@contextmanager
+def loader_connection(deps: Deps) -> Iterator[Connection]:
+    """The connection a run writes all its batches on (each batch its own transaction).
+
+    One connection for the whole run, not one from the pool per batch, so that SQLite's page
+    cache keeps the index pages the last batch read and wrote: a batch of a large load touches
+    nearly every page of the (subscriber_id, started_at) index, and a cache emptied between
+    batches reads them all again. On SQLite it gets the loader's larger page cache
+    (LOADER_CACHE_KIB) and automatic checkpoint threshold (LOADER_AUTOCHECKPOINT_PAGES) for
+    the run, and goes back to the pool with the usual ones."""
+    with deps.db.connect() as conn:
+        if deps.db.dialect.name != "sqlite":
+            yield conn
+            return
+        cursor = _dbapi(conn).cursor()
+        try:
+            (cache,) = cursor.execute("PRAGMA cache_size").fetchone()
+            (checkpoint,) = cursor.execute("PRAGMA wal_autocheckpoint").fetchone()
+            cursor.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={LOADER_AUTOCHECKPOINT_PAGES}")
+            try:
+                yield conn
+            finally:
+                cursor.execute(f"PRAGMA cache_size={int(cache)}")
+                cursor.execute(f"PRAGMA wal_autocheckpoint={int(checkpoint)}")
+        finally:
+            cursor.close()
+
+
 def resolve_time_zone(name: str | None, deps: Deps) -> ZoneInfo:
     """``--timezone``: an IANA name, "UTC"/"GMT" for switches that log GMT; default the
     operator's zone."""
@@ -856,9 +871,15 @@ class _FileLoad:
     """Loading one file: rows from its reader, batches committed, the reject file written."""
 
     def __init__(
-        self, deps: Deps, run_lines: RunLines, summary: LoadSummary, progress: Progress
+        self,
+        deps: Deps,
+        conn: Connection,
+        run_lines: RunLines,
+        summary: LoadSummary,
+        progress: Progress,
     ) -> None:
         self._deps = deps
+        self._conn = conn
         self._lines = run_lines.lines
         self._summary = summary
         self._progress = progress
@@ -878,7 +899,7 @@ class _FileLoad:
                 if chunk.batch_end:
                     if runs > 1:
                         pending.sort()  # sorted runs, one per chunk: a merge
-                    writer = BatchWriter(self._deps, str(path), self._lines, contexts)
+                    writer = BatchWriter(self._deps, self._conn, str(path), self._lines, contexts)
                     self._commit(writer, pending, path)
                     pending, runs = [], 0
         except FILE_ERRORS as exc:
@@ -936,8 +957,8 @@ def load_cdr_files(
         with deps.db.connect() as conn:
             run_lines = RunLines.load(conn, load_catalog(conn), deps)
         readers.begin(run_lines.subscribers, run_lines.cards)
-        loader = _FileLoad(deps, run_lines, summary, bar)
-        with _cyclic_gc_paused():
+        with _cyclic_gc_paused(), loader_connection(deps) as conn:
+            loader = _FileLoad(deps, conn, run_lines, summary, bar)
             for number, path in enumerate(files):
                 summary.files += 1
                 try:

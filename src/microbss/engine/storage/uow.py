@@ -155,15 +155,24 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
 
 
 class UnitOfWork:
-    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+    """One transaction (see the module docstring). ``connection``: run it on this connection,
+    which the caller opened on ``engine`` and closes, instead of one from the pool; for a
+    job that runs many transactions and wants to keep what the connection holds between
+    them (the CDR loader's page cache)."""
+
+    def __init__(
+        self, engine: Engine, *, write: bool = False, connection: Connection | None = None
+    ) -> None:
         self._engine = engine
         self._write = write
         self._committed = False
+        self._given = connection
         self.conn: Connection
 
     def __enter__(self) -> UnitOfWork:
         self._writers = _writers(self._engine) if self._write and is_sqlite(self._engine) else None
-        conn = self._engine.connect()  # checked out before the lock: less time holding it
+        # Checked out before the lock: less time holding it.
+        conn = self._given if self._given is not None else self._engine.connect()
         try:
             if self._writers is not None:
                 block = _no_waiting.get()
@@ -178,7 +187,8 @@ class UnitOfWork:
                     self._writers.lock.release()
                 raise
         except BaseException:
-            conn.close()
+            if self._given is None:
+                conn.close()
             raise
         self.conn = conn
         return self
@@ -205,7 +215,8 @@ class UnitOfWork:
             if self._writers is not None and self._committed:
                 self._writers.committed(self._engine)
         finally:
-            self.conn.close()  # back to the pool, outside the lock
+            if self._given is None:
+                self.conn.close()  # back to the pool, outside the lock
 
     @property
     def is_postgres(self) -> bool:
