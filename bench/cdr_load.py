@@ -181,7 +181,9 @@ class Ceiling:
     """The bound of the load: a bare ``executemany`` of the rows the loader stored, in the same
     batches (one commit each), into the same table with the same indexes in a fresh database,
     on a connection set up as the loader's (WAL, synchronous NORMAL, the same page cache and
-    automatic checkpoint threshold).
+    automatic checkpoint threshold). The loader also checkpoints on a side thread after each
+    batch; a bare ``executemany`` has no side thread, so here SQLite's automatic checkpoint, at
+    that threshold, runs inside a commit every few batches.
     Timed slice by slice, right after the loader stored those rows, so that both run under the
     same load of this shared machine; in a child process, so that its page cache does not
     count in the loader's peak memory."""
