@@ -695,7 +695,8 @@ def loader_connection(deps: Deps) -> Iterator[Connection]:
     nearly every page of the (subscriber_id, started_at) index, and a cache emptied between
     batches reads them all again. On SQLite it gets the loader's larger page cache
     (LOADER_CACHE_KIB) and automatic checkpoint threshold (LOADER_AUTOCHECKPOINT_PAGES) for
-    the run, and goes back to the pool with the usual ones."""
+    the run, and goes back to the pool with the usual ones. The price is that cache held for
+    the whole run: a 1M-CDR load peaks at ~194 MB of memory instead of ~178 MB."""
     with deps.db.connect() as conn:
         if deps.db.dialect.name != "sqlite":
             yield conn
