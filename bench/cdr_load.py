@@ -59,12 +59,12 @@ from microbss.engine.domain.catalog import (
 from microbss.engine.jobs.cdr_loader import (
     DEFAULT_BATCH_SIZE,
     INSERT_RATED_CDR_SQLITE,
+    LOADER_AUTOCHECKPOINT_PAGES,
     LOADER_CACHE_KIB,
     RATED_CDR_COLUMNS,
     load_cdr_files,
 )
 from microbss.engine.storage.catalog_repository import replace_catalog
-from microbss.engine.storage.db import SQLITE_AUTOCHECKPOINT_PAGES
 from microbss.engine.storage.tables import balances, subscribers
 
 SEED = 20261101
@@ -181,7 +181,9 @@ class Ceiling:
     """The bound of the load: a bare ``executemany`` of the rows the loader stored, in the same
     batches (one commit each), into the same table with the same indexes in a fresh database,
     on a connection set up as the loader's (WAL, synchronous NORMAL, the same page cache and
-    automatic checkpoint threshold).
+    automatic checkpoint threshold). The loader also checkpoints on a side thread after each
+    batch; a bare ``executemany`` has no side thread, so here SQLite's automatic checkpoint, at
+    that threshold, runs inside a commit every few batches.
     Timed slice by slice, right after the loader stored those rows, so that both run under the
     same load of this shared machine; in a child process, so that its page cache does not
     count in the loader's peak memory."""
@@ -225,7 +227,7 @@ def _ceiling_child(pipe: Connection, load_db: Path, ceiling_db: Path, batch_size
     target.execute("PRAGMA journal_mode=WAL")
     target.execute("PRAGMA synchronous=NORMAL")
     target.execute(f"PRAGMA cache_size=-{LOADER_CACHE_KIB}")
-    target.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
+    target.execute(f"PRAGMA wal_autocheckpoint={LOADER_AUTOCHECKPOINT_PAGES}")
     source = sqlite3.connect(load_db)
     query = (
         f"SELECT id, {', '.join(RATED_CDR_COLUMNS)} FROM rated_cdrs"

@@ -545,15 +545,16 @@ def test_a_load_stopped_by_an_error_stops_its_reader_process_at_once(
     assert len(charges(deps)) == 3000
 
 
-def test_a_load_leaves_the_page_cache_of_its_pooled_connection_as_it_found_it(
+def test_a_load_leaves_the_page_cache_and_checkpoint_threshold_of_its_pooled_connection_as_it_found_them(  # noqa: E501
     deps: Deps, work: Path
 ) -> None:
     if deps.db.dialect.name != "sqlite":
-        pytest.skip("a SQLite setting")
+        pytest.skip("SQLite settings")
     seed_catalog(deps)
     add_subscriber(deps, ANA)
+    settings = ("PRAGMA cache_size", "PRAGMA wal_autocheckpoint")
     with deps.db.connect() as conn:
-        usual = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        usual = [conn.exec_driver_sql(pragma).scalar_one() for pragma in settings]
     load_cdr_files(deps, [copy_fixture("mixed.csv", work)], progress=False)
     with deps.db.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == usual
+        assert [conn.exec_driver_sql(pragma).scalar_one() for pragma in settings] == usual

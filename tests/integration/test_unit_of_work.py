@@ -149,3 +149,16 @@ def test_a_write_that_must_not_wait_leaves_the_connection_with_its_busy_timeout(
         engine.dispose()
 
     assert after_busy == after_error == SQLITE_BUSY_TIMEOUT_MS
+
+
+def test_transactions_on_a_given_connection_commit_and_roll_back_on_it_and_leave_it_open(
+    deps: Deps,
+) -> None:
+    with deps.db.connect() as conn:
+        with UnitOfWork(deps.db, write=True, connection=conn) as uow:
+            uow.conn.execute(insert(throttle_events).values(key="kept", at=utcnow()))
+            uow.commit()
+        with UnitOfWork(deps.db, write=True, connection=conn) as uow:
+            uow.conn.execute(insert(throttle_events).values(key="dropped", at=utcnow()))
+        assert not conn.closed
+        assert conn.execute(select(throttle_events.c.key)).scalars().all() == ["kept"]

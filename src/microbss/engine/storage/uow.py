@@ -32,7 +32,14 @@ from sqlalchemy import Connection, Engine
 from microbss.engine.storage.db import WriterBusy, is_sqlite
 from microbss.engine.storage.prepared import DriverConnection
 
-__all__ = ["UnitOfWork", "WriterBusy", "driver_connection", "no_waiting", "read_connection"]
+__all__ = [
+    "UnitOfWork",
+    "WriterBusy",
+    "checkpoint_aside",
+    "driver_connection",
+    "no_waiting",
+    "read_connection",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,12 @@ class _SqliteWriters:
         self.checkpointing = threading.Lock()
 
     def committed(self, engine: Engine) -> None:
-        if next(self.commits) % CHECKPOINT_EVERY == 0 and self.checkpointing.acquire(False):
+        if next(self.commits) % CHECKPOINT_EVERY == 0:
+            self.checkpoint_aside(engine)
+
+    def checkpoint_aside(self, engine: Engine) -> None:
+        """Start a side thread's checkpoint unless one is running."""
+        if self.checkpointing.acquire(False):
             threading.Thread(
                 target=self._checkpoint, args=(engine,), name="wal-checkpoint", daemon=True
             ).start()
@@ -121,6 +133,15 @@ def read_connection(engine: Engine) -> Connection:
     return engine.connect().execution_options(sqlite_begin="")
 
 
+def checkpoint_aside(engine: Engine) -> None:
+    """SQLite: checkpoint the WAL now on a side thread (PASSIVE), unless one is running; for a
+    writer whose commits are large enough to pass the automatic threshold every time (the CDR
+    loader), so that the copy into the database file overlaps its next batch's work instead of
+    holding up its commit. Nothing on PostgreSQL."""
+    if is_sqlite(engine):
+        _writers(engine).checkpoint_aside(engine)
+
+
 @contextmanager
 def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
     """A pooled driver connection for prepared reads, with ``read_connection``'s semantics
@@ -134,15 +155,24 @@ def driver_connection(engine: Engine) -> Iterator[DriverConnection]:
 
 
 class UnitOfWork:
-    def __init__(self, engine: Engine, *, write: bool = False) -> None:
+    """One transaction (see the module docstring). ``connection``: run it on this connection,
+    which the caller opened on ``engine`` and closes, instead of one from the pool; for a
+    job that runs many transactions and wants to keep what the connection holds between
+    them (the CDR loader's page cache)."""
+
+    def __init__(
+        self, engine: Engine, *, write: bool = False, connection: Connection | None = None
+    ) -> None:
         self._engine = engine
         self._write = write
         self._committed = False
+        self._given = connection
         self.conn: Connection
 
     def __enter__(self) -> UnitOfWork:
         self._writers = _writers(self._engine) if self._write and is_sqlite(self._engine) else None
-        conn = self._engine.connect()  # checked out before the lock: less time holding it
+        # Checked out before the lock: less time holding it.
+        conn = self._given if self._given is not None else self._engine.connect()
         try:
             if self._writers is not None:
                 block = _no_waiting.get()
@@ -157,7 +187,8 @@ class UnitOfWork:
                     self._writers.lock.release()
                 raise
         except BaseException:
-            conn.close()
+            if self._given is None:
+                conn.close()
             raise
         self.conn = conn
         return self
@@ -184,7 +215,8 @@ class UnitOfWork:
             if self._writers is not None and self._committed:
                 self._writers.committed(self._engine)
         finally:
-            self.conn.close()  # back to the pool, outside the lock
+            if self._given is None:
+                self.conn.close()  # back to the pool, outside the lock
 
     @property
     def is_postgres(self) -> bool:
