@@ -211,6 +211,41 @@ def test_paging_splits_cdrs_with_the_same_start_time_without_losing_or_repeating
     assert times == sorted(times, reverse=True)
 
 
+def test_start_times_keep_their_microseconds_across_pages(deps: Deps, client: Client) -> None:
+    seed_catalog(deps)
+    ana = add_subscriber(deps, ANA)
+    now = utcnow().replace(microsecond=0)
+    # Pairs share a start time with a fraction of a second; messages of 3 cut through pairs, and
+    # each page starts after the last row's exact start time.
+    started = [
+        now - timedelta(seconds=n // 2, microseconds=250_001 * (n // 2 % 4)) for n in range(12)
+    ]
+    insert_cdrs(deps, ana, started)
+
+    chunks = usage(client, ana, rows_per_message=3)
+
+    times = [cdr.started_at.ToDatetime() for c in chunks for cdr in c.cdrs]
+    assert times == sorted(started, reverse=True)
+    assert len({cdr.cdr_id for c in chunks for cdr in c.cdrs}) == 12
+
+
+@pytest.mark.parametrize("sqlite_version", [(3, 37, 2), (3, 40, 1)])
+def test_sqlite_reads_a_stored_start_time_as_microseconds_since_the_epoch(
+    sqlite_version: tuple[int, ...],
+) -> None:
+    import sqlite3
+
+    micros = usage_service.sqlite_epoch_micros("?", sqlite_version).replace("?", "?1")
+    with sqlite3.connect(":memory:") as conn:
+        for text, expected in [
+            ("2026-03-29 01:59:59.999999", datetime(2026, 3, 29, 1, 59, 59, 999999)),
+            ("2026-11-28 05:04:35.000001", datetime(2026, 11, 28, 5, 4, 35, 1)),
+            ("1999-12-31 23:59:59", datetime(1999, 12, 31, 23, 59, 59)),
+        ]:
+            (value,) = conn.execute(f"SELECT {micros}", (text,)).fetchone()
+            assert datetime(1970, 1, 1) + timedelta(microseconds=value) == expected
+
+
 def test_a_stream_of_whole_messages_ends_without_an_empty_one(deps: Deps, client: Client) -> None:
     seed_catalog(deps)
     ana = add_subscriber(deps, ANA)
