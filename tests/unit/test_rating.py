@@ -32,7 +32,9 @@ from microbss.engine.domain.rating import (
     UsageEvent,
     band_at,
     billable_quantity,
+    compile_rater,
     price_event,
+    pricing_for,
     rate_events,
     zone_for_other_party,
 )
@@ -183,6 +185,16 @@ def test_a_charge_is_never_negative_and_never_uses_more_allowance_than_is_left(
     assert 0 <= charge.allowance_used <= max(left, 0)
     assert charge.allowance_used + charge.charged_quantity == charge.billable_quantity
     assert charge.billable_quantity >= quantity
+
+
+@given(tariff=tariffs, quantity=st.integers(-3, 10**7), left=st.integers(-5, 10**6))
+def test_a_compiled_tariff_rates_as_its_strategy_does(
+    tariff: Tariff, quantity: int, left: int
+) -> None:
+    billable = billable_quantity(quantity, tariff)
+    from_allowance = min(billable, max(left, 0))
+    amount = pricing_for(tariff).price(tariff, billable - from_allowance)
+    assert compile_rater(tariff)(quantity, left) == (billable, from_allowance, amount)
 
 
 @given(
