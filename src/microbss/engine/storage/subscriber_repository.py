@@ -187,10 +187,18 @@ def _search_filters(query: SubscriberQuery) -> list[Any]:
 
 # The unbilled total as a one-row derived table (computed once), not a correlated subquery
 # (which would be summed again for every allowance row of the page).
+# Postpaid usage not yet on a bill, summed once per query. The subscriber's own row comes first
+# and its payment type is tested before the CDR index is walked: a prepaid line (which never has
+# postpaid CDRs; a line cannot change payment type) costs nothing here however long its history,
+# where walking the 100k CDRs of a heavy prepaid user took ~150 ms of SQLite per GetSubscriber.
+_unbilled_of = subscribers.alias("unbilled_of")
 _unbilled = (
     select(func.coalesce(func.sum(rated_cdrs.c.charge_minor), 0).label("unbilled_minor"))
+    .select_from(_unbilled_of)
+    .join(rated_cdrs, rated_cdrs.c.subscriber_id == _unbilled_of.c.id)
     .where(
-        rated_cdrs.c.subscriber_id == bindparam("subscriber_id"),
+        _unbilled_of.c.id == bindparam("subscriber_id"),
+        _unbilled_of.c.payment_type == "POSTPAID",
         rated_cdrs.c.payment_type == "POSTPAID",
         rated_cdrs.c.bill_id.is_(None),
     )
