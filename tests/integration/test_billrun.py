@@ -16,7 +16,6 @@ from microbss.engine.deps import Deps
 from microbss.engine.domain.billing import invoice_number_sequence
 from microbss.engine.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from microbss.engine.domain.money import format_amount
-from microbss.engine.jobs import billrun
 from microbss.engine.jobs.billrun import run_bill_run, run_past_bill_runs
 from microbss.engine.jobs.cdr_loader import load_cdr_files
 from microbss.engine.services.billing import terminate_subscriber
@@ -153,18 +152,9 @@ def test_the_next_month_bills_only_what_came_after(deps: Deps, december: dict[in
     _assert_books_are_consistent(deps)
 
 
-@pytest.mark.parametrize(
-    "chunk_size",
-    [
-        pytest.param(billrun.CHUNK_SIZE, id="chunks-all-handed-over"),
-        # More chunks than the render process may have queued: the run renders some itself.
-        pytest.param(4, id="chunks-also-rendered-by-the-run"),
-    ],
-)
 def test_two_workers_bill_exactly_what_one_worker_bills(
-    deps: Deps, december: dict[int, int], chunk_size: int, monkeypatch: pytest.MonkeyPatch
+    deps: Deps, december: dict[int, int]
 ) -> None:
-    monkeypatch.setattr(billrun, "CHUNK_SIZE", chunk_size)
     summary = run_bill_run(deps, "2026-01", workers=2)
 
     assert summary.bills_created == len(december)

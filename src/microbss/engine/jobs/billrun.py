@@ -23,13 +23,10 @@ Exactly once and crash-safe (see services.billing for the two steps of a bill):
   transaction issues them (see _Issuer). SQLite writers queue on
   BEGIN IMMEDIATE, so short transactions let several workers share the database.
 
-``workers > 1`` makes the run's own process one of the N and starts N - 1 more with the *spawn*
-method (``fork`` is unsafe with threads and open database connections). The run's process keeps
-every database transaction: SQLite has one writer at a time anyway, and writers in several
-processes would wait on each other's locks with sleeping back-off instead of working. It hands
-each drafted chunk's PDFs to a render process while that one has little queued, and renders the
-chunk itself otherwise, so N processes share the work on N cores: with a process more than
-cores, every bill paid for the extra switching and the extra process start.
+``workers > 1`` spreads the PDF rendering over processes started with the *spawn* method (``fork``
+is unsafe with threads and open database connections). The run's own process keeps every
+database transaction: SQLite has one writer at a time anyway, and writers in several processes
+would wait on each other's locks with sleeping back-off instead of working.
 """
 
 from __future__ import annotations
@@ -363,8 +360,8 @@ def _run_chunks(
     actor: str,
 ) -> Iterator[_ChunkResult]:
     """Bill the chunks. With one worker everything runs here; with more, this process keeps all
-    the (short) database transactions, so SQLite has a single writer, and ``workers - 1``
-    spawned processes render and write PDFs of the chunks drafted meanwhile beside it."""
+    the (short) database transactions, so SQLite has a single writer, and ``workers`` spawned
+    processes render and write the PDFs of the chunks drafted meanwhile."""
     issuer = _Issuer(deps)
     try:
         if workers <= 1:
@@ -405,26 +402,19 @@ def _run_chunks_in_pool(
 ) -> Iterator[_ChunkResult]:
     context = multiprocessing.get_context("spawn")
     in_flight: deque[tuple[AsyncResult[list[tuple[int, str, str]]], _ChunkResult]] = deque()
-    data_dir = deps.settings.data_dir
-    renderers = workers - 1
-    with context.Pool(renderers) as pool:
+    with context.Pool(workers) as pool:
         for chunk in chunks:
             outcome, accounts, result = _draft_chunk(
                 deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
             )
             documents = invoice_documents(deps, catalog, outcome.bills, accounts)
-            while in_flight and in_flight[0][0].ready():
+            job = (deps.settings.data_dir, pack_invoices(documents))
+            in_flight.append((pool.apply_async(write_packed_invoices, job), result))
+            # Bound the drafts waiting for PDFs: enough to keep every worker busy, no more.
+            while in_flight and (len(in_flight) > 2 * workers or in_flight[0][0].ready()):
                 rendering, done = in_flight.popleft()
                 issuer.add(rendering.get())
                 yield done
-            # Two chunks queued per render process keep it busy while this one drafts; beyond
-            # that, rendering here is cheaper than waiting.
-            if len(in_flight) < 2 * renderers:
-                job = (data_dir, pack_invoices(documents))
-                in_flight.append((pool.apply_async(write_packed_invoices, job), result))
-            else:
-                issuer.add(write_bill_invoices(data_dir, documents))
-                yield result
         while in_flight:
             rendering, done = in_flight.popleft()
             issuer.add(rendering.get())
