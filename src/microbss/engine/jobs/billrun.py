@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import re
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -403,9 +402,7 @@ def _run_chunks_in_pool(
 ) -> Iterator[_ChunkResult]:
     context = multiprocessing.get_context("spawn")
     in_flight: deque[tuple[AsyncResult[list[tuple[int, str, str]]], _ChunkResult]] = deque()
-    with _main_module_not_imported_by_children():
-        pool = context.Pool(workers)
-    with pool:
+    with context.Pool(workers) as pool:
         for chunk in chunks:
             outcome, accounts, result = _draft_chunk(
                 deps, catalog, chunk, bill_run_id=bill_run_id, issued_at=issued_at, actor=actor
@@ -422,31 +419,6 @@ def _run_chunks_in_pool(
             rendering, done = in_flight.popleft()
             issuer.add(rendering.get())
             yield done
-
-
-@contextmanager
-def _main_module_not_imported_by_children() -> Iterator[None]:
-    """Processes spawned meanwhile do not import the program's main module.
-
-    A spawned process imports the parent's ``__main__`` before its first task (so that
-    functions defined there unpickle), and the program running the bill run may be a large one
-    (the benchmark's: ~0.6 s of CPU per process, six times what rendering needs). The render
-    processes run only :func:`write_packed_invoices`, which lives in ``invoice_pdf``, so they
-    need nothing from it. The pool starts its processes (and takes each one's preparation data
-    from ``__main__``) before the pool constructor returns, so hiding the module's name and
-    file for just that long is enough.
-    """
-    main = sys.modules["__main__"]
-    hidden: dict[str, object] = {
-        name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__
-    }
-    if "__spec__" in hidden:
-        main.__spec__ = None
-    main.__dict__.pop("__file__", None)
-    try:
-        yield
-    finally:
-        main.__dict__.update(hidden)
 
 
 # --- The run --------------------------------------------------------------------------------
