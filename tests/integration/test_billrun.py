@@ -338,3 +338,62 @@ def test_usage_that_arrives_after_the_final_bill_is_billed_once_by_the_next_run_
     assert carried_by == late.id
     assert "Final invoice, late usage" in _pdf_text(deps.settings.data_dir / late.pdf_path)
     _assert_books_are_consistent(deps)
+
+
+def _load_late_sms(deps: Deps, folder: Path, cdr_id: str, local_start: str) -> None:
+    """A roaming partner's file with one SMS of the line 34600000000, loaded now."""
+    late_file = folder / f"{cdr_id}.csv"
+    late_file.write_text(
+        "cdr_id,msisdn,service,start_time,quantity,other_party,zone\n"
+        f"{cdr_id},34600000000,SMS,{local_start},1,34911000000,NATIONAL\n",
+        encoding="utf-8",
+    )
+    assert load_cdr_files(deps, [late_file], progress=False).rated == 1
+
+
+def test_late_usage_from_the_first_instant_of_the_final_bill_keeps_its_true_period_start(
+    deps: Deps, tmp_path: Path
+) -> None:
+    install_catalog(deps)
+    (leaver,) = add_subscribers(deps, 1, DEC_START)
+    add_cdrs(deps, leaver, 2, datetime(2025, 12, 4, 9), charge=37)
+    deps.clock = lambda: TERMINATION
+    final = terminate_subscriber(deps, "csr:test", leaver, "moving abroad").final_bill
+    assert final is not None and final.period_start == DEC_START
+    # Two deliveries, a run after each, of SMS sent at the very instant the final bill starts.
+    deps.clock = lambda: datetime(2026, 1, 20, 9)
+    _load_late_sms(deps, tmp_path, "LATE-A", "2025-12-01T00:00:00+01:00")
+    deps.clock = lambda: datetime(2026, 2, 10, 12)
+    first = run_bill_run(deps, "2026-01")
+    _load_late_sms(deps, tmp_path, "LATE-B", "2025-12-01T00:00:00+01:00")
+    second = run_bill_run(deps, "2026-02")
+
+    assert (first.bills_created, second.bills_created) == (1, 1)
+    with deps.db.connect() as conn:
+        rows = conn.execute(
+            select(bills.c.period_start, bills.c.supplement, bills.c.net_total_minor)
+            .where(bills.c.id != final.id)
+            .order_by(bills.c.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [(DEC_START, 1, 10), (DEC_START, 2, 10)]
+    _assert_books_are_consistent(deps)
+
+
+def test_late_usage_of_a_line_that_ended_after_the_period_waits_for_its_own_period_run(
+    deps: Deps, tmp_path: Path
+) -> None:
+    install_catalog(deps)
+    (leaver,) = add_subscribers(deps, 1, DEC_START)
+    deps.clock = lambda: datetime(2026, 1, 10, 12)  # after December's period: a January leaver
+    final = terminate_subscriber(deps, "csr:test", leaver, "moving abroad").final_bill
+    assert final is not None
+    deps.clock = lambda: datetime(2026, 1, 20, 9)
+    _load_late_sms(deps, tmp_path, "LATE-1", "2026-01-09T18:30:00+01:00")
+
+    deps.clock = lambda: datetime(2026, 2, 10, 12)
+    december_run = run_bill_run(deps, "2026-01")  # run late, after the late SMS was loaded
+    january_run = run_bill_run(deps, "2026-02")
+
+    assert (december_run.bills_created, january_run.bills_created) == (0, 1)
+    assert january_run.totals == {"EUR": 10}
+    _assert_books_are_consistent(deps)

@@ -158,6 +158,9 @@ class Bill:
     pdf_path: str = ""
     pdf_sha256: str = ""
     bill_run_id: int | None = None
+    # 0 for a regular bill; n for the line's n-th supplementary bill (late usage after its final
+    # bill), which is what makes it unique beside an earlier bill starting at the same instant.
+    supplement: int = 0
 
 
 # --- Proration -------------------------------------------------------------------------------

@@ -9,7 +9,10 @@ before the period's end (and before its termination); its bill covers
 Late usage: a CDR of a terminated postpaid line can reach the loader after the line's final bill
 (the loader rates any event from while the line was active). The run of the line's cycle for any
 period ending after the termination bills such CDRs on a supplementary FINAL bill: usage only, no
-monthly fee, each CDR once (see services.billing.draft_late_usage_bills).
+monthly fee, each CDR once (see services.billing.draft_late_usage_bills). To find them, a run
+reads only the CDRs loaded since the cycle's last completed run (``late_usage_scans``: the CDR
+id up to which it looked), never the whole history of every terminated line; the mark advances
+when the run completes, and only as far as every late CDR below it has been billed.
 
 Exactly once and crash-safe (see services.billing for the two steps of a bill):
 - a run first finishes DRAFT bills a crashed run left (their PDFs are re-rendered), then bills
@@ -35,9 +38,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.pool import AsyncResult
+
+from sqlalchemy import Connection
 
 from microbss.engine.config import Settings
 from microbss.engine.deps import Deps
@@ -109,6 +115,21 @@ class _Chunk:
     late_usage: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _LateUsageMark:
+    """Where a cycle's late-usage mark may move once the run completes."""
+
+    bill_cycle_id: int
+    planned_from: bill_repository.LateUsageScan
+    to_cdr_id: int
+
+
+@dataclass
+class _Plan:
+    chunks: list[_Chunk]
+    late_usage_marks: list[_LateUsageMark]
+
+
 @dataclass
 class _ChunkResult:
     bills: int = 0
@@ -159,17 +180,55 @@ def periods_to_bill(
     return ready, not_over
 
 
-def _plan_chunks(deps: Deps, periods: Sequence[PeriodOfCycle]) -> list[_Chunk]:
-    chunks: list[_Chunk] = []
-    with deps.db.connect() as conn:
+def _plan(deps: Deps, periods: Sequence[PeriodOfCycle]) -> _Plan:
+    plan = _Plan([], [])
+    with _planning_connection(deps) as conn:
         for item in periods:
             due = bill_repository.due_account_ids(conn, item.cycle.id, item.start, item.end)
-            late = bill_repository.late_usage_account_ids(conn, item.cycle.id, item.end)
+            late, mark = _late_usage(conn, item)
+            plan.late_usage_marks.append(mark)
             for ids, late_usage in ((due, False), (late, True)):
                 for index in range(0, len(ids), CHUNK_SIZE):
                     batch = tuple(ids[index : index + CHUNK_SIZE])
-                    chunks.append(_Chunk(batch, item.end, late_usage))
-    return chunks
+                    plan.chunks.append(_Chunk(batch, item.end, late_usage))
+    return plan
+
+
+@contextmanager
+def _planning_connection(deps: Deps) -> Iterator[Connection]:
+    """One snapshot for all of planning (SQLite's read transaction already is one; PostgreSQL
+    needs REPEATABLE READ), so the late-usage mark, the last CDR id and the terminated lines
+    are read as of the same instant."""
+    with deps.db.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
+def _late_usage(conn: Connection, item: PeriodOfCycle) -> tuple[list[int], _LateUsageMark]:
+    """Terminated lines of the cycle, terminated by the period's end, with CDRs loaded after
+    their final bill and not billed yet; and how far the cycle's mark may move once they are.
+
+    Only CDRs loaded since the mark are read. A late CDR of a line terminated after this
+    period's end belongs to a later period's run: the mark stops below it."""
+    scan = bill_repository.late_usage_scan(conn, item.cycle.id)
+    top = bill_repository.last_cdr_id(conn)
+    lines = bill_repository.finally_billed_lines(conn, item.cycle.id)
+    found = (
+        bill_repository.unbilled_usage_between(conn, scan.scanned_to_cdr_id, top)
+        if lines and top > scan.scanned_to_cdr_id
+        else {}
+    )
+    late, to_cdr_id = [], top
+    for subscriber_id, first_cdr_id in sorted(found.items()):
+        terminated_at = lines.get(subscriber_id)
+        if terminated_at is None:
+            continue  # a line still billed the ordinary way
+        if terminated_at <= item.end:
+            late.append(subscriber_id)
+        else:
+            to_cdr_id = min(to_cdr_id, first_cdr_id - 1)
+    return late, _LateUsageMark(item.cycle.id, scan, to_cdr_id)
 
 
 # --- One chunk ------------------------------------------------------------------------------
@@ -397,7 +456,8 @@ def run_bill_run(
         uow.commit()
 
     summary.drafts_finished = finish_draft_bills(deps, catalog)
-    chunks = _plan_chunks(deps, periods)
+    plan = _plan(deps, periods)
+    chunks = plan.chunks
     summary.due = sum(len(c.subscriber_ids) for c in chunks)
     if on_plan:
         on_plan(summary.due)
@@ -426,6 +486,11 @@ def run_bill_run(
             summary.bills_created,
             sum(summary.totals.values()),
         )
+        # Every late CDR below the marks is billed now: later runs need not look at them.
+        for mark in plan.late_usage_marks:
+            bill_repository.advance_late_usage_scan(
+                uow.conn, mark.bill_cycle_id, mark.planned_from, mark.to_cdr_id
+            )
         uow.commit()
     return summary
 

@@ -433,9 +433,8 @@ class _InvoiceCanvas:
 
 
 def is_late_usage_bill(bill: Bill) -> bool:
-    """A FINAL bill made by a bill run carries usage that arrived after the line's final bill
-    (TerminateSubscriber makes the final bill itself, outside any run)."""
-    return bill.kind is BillKind.FINAL and bill.bill_run_id is not None
+    """A supplementary bill carries usage that arrived after the line's final bill."""
+    return bill.supplement > 0
 
 
 def invoice_title(bill: Bill) -> str:

@@ -52,7 +52,6 @@ from microbss.engine.storage.catalog_repository import load_catalog
 from microbss.engine.storage.uow import UnitOfWork
 
 INVOICE_CHUNK_BYTES = 64 * 1024
-_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +175,10 @@ def draft_late_usage_bills(
 
     What an operator expects: the late usage is charged once, on a supplementary final invoice
     with no monthly fee (the line's fee ended with it), covering from the first late event to the
-    termination. The subscribers' rows are locked first, so two runs at once cannot both bill the
-    same late CDRs; a line with nothing late any more lands in ``empty``.
+    termination. Each is the line's next supplement (1, 2, ...), which keeps it apart from an
+    earlier bill that started at the same instant. The subscribers' rows are locked first, so two
+    runs at once cannot both bill the same late CDRs; a line with nothing late any more lands in
+    ``empty``.
     """
     outcome = DraftOutcome()
     finished = [
@@ -187,18 +188,17 @@ def draft_late_usage_bills(
     first_late = bill_repository.first_unbilled_usage(
         conn, [(a.subscriber_id, a.billed_until) for a in finished]
     )
-    taken = bill_repository.bill_period_starts(conn, list(first_late))
+    last_supplement = bill_repository.last_supplements(conn, list(first_late))
     drafts = []
     for account in finished:
         start = first_late.get(account.subscriber_id)
         if start is None:
             outcome.empty.append(account.subscriber_id)
             continue
-        # One bill per (subscriber, period start): a late call that began exactly when an
-        # earlier bill's period did gets a period starting a microsecond before it.
-        while start in taken[account.subscriber_id]:
-            start -= _ONE_MICROSECOND
-        drafts.append(_BillDraft(account, start, account.billed_until, FeeProration(days=0)))
+        supplement = last_supplement[account.subscriber_id] + 1
+        drafts.append(
+            _BillDraft(account, start, account.billed_until, FeeProration(days=0), supplement)
+        )
     outcome.bills = _store_bills(
         deps,
         conn,
@@ -214,12 +214,14 @@ def draft_late_usage_bills(
 
 @dataclass(frozen=True, slots=True)
 class _BillDraft:
-    """One bill to store: the account, its period and its monthly fee."""
+    """One bill to store: the account, its period, its monthly fee, and which supplement it is
+    (0: a regular bill)."""
 
     account: BillingAccount
     start: datetime
     end: datetime
     fee: FeeProration
+    supplement: int = 0
 
 
 def _store_bills(
@@ -249,6 +251,7 @@ def _store_bills(
             issued_at=issued_at,
             currency=catalog.price_plans[d.account.price_plan_id].currency,
             bill_run_id=bill_run_id,
+            supplement=d.supplement,
         )
         for index, d in enumerate(drafts)
     ]
@@ -282,6 +285,7 @@ def _store_bills(
             net_total=totals[bill_id],
             lines=tuple(lines_by_bill[bill_id]),
             bill_run_id=bill_run_id,
+            supplement=new.supplement,
         )
         for bill_id, new in zip(bill_ids, new_bills, strict=True)
     ]
@@ -501,6 +505,7 @@ def terminate_subscriber(deps: Deps, actor: str, subscriber_id: int, reason: str
         )
     available_at = now + timedelta(days=deps.settings.msisdn_quarantine_days)
     with UnitOfWork(deps.db, write=True) as uow:
+        _reopen_late_usage_scan(uow.conn, account)
         final = _final_bill(deps, uow.conn, catalog, account, now, actor)
         if not bill_repository.terminate_account(uow.conn, subscriber_id, now):
             raise FailedPrecondition(
@@ -522,6 +527,16 @@ def terminate_subscriber(deps: Deps, actor: str, subscriber_id: int, reason: str
         uow.commit()
     issued = issue_bills(deps, catalog, [final], {subscriber_id: account})[0] if final else None
     return Termination(subscriber_id, now, issued, available_at)
+
+
+def _reopen_late_usage_scan(conn: Connection, account: BillingAccount) -> None:
+    """Before the final bill reads the line's usage: make the next bill runs of its cycle look
+    at every CDR above the last one this transaction can see. On PostgreSQL a loader batch may
+    be committing CDRs of this line right now, unseen by the final bill; they are late usage,
+    and a run planned before this termination must not move the cycle's mark past them."""
+    if account.payment_type == "POSTPAID" and account.bill_cycle_id is not None:
+        last_seen = bill_repository.last_cdr_id(conn)
+        bill_repository.reopen_late_usage_scan(conn, account.bill_cycle_id, last_seen)
 
 
 def _final_bill(

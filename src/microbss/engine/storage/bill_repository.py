@@ -3,9 +3,9 @@ bill carries, bill runs, and the read queries behind GetSubscriberBills and GetI
 
 Everything here runs in the caller's transaction. Exactly-once billing rests on three things the
 database enforces: the conditional advance of ``subscribers.billed_until`` (only one transaction
-can move it from a given value), ``UNIQUE(subscriber_id, period_start)`` on bills, and the invoice
-sequence row, updated in the same transaction that inserts the bills (so a rolled-back bill
-consumes no number).
+can move it from a given value), ``UNIQUE(subscriber_id, period_start, supplement)`` on bills,
+and the invoice sequence row, updated in the same transaction that inserts the bills (so a
+rolled-back bill consumes no number).
 """
 
 from __future__ import annotations
@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from microbss.engine.domain.billing import (
@@ -33,6 +44,7 @@ from microbss.engine.storage.tables import (
     bill_runs,
     bills,
     invoice_sequences,
+    late_usage_scans,
     rated_cdrs,
     resources,
     subscribers,
@@ -125,32 +137,102 @@ def due_account_ids(
     return list(conn.scalars(query))
 
 
-def late_usage_account_ids(conn: Connection, bill_cycle_id: int, period_end: datetime) -> list[int]:
-    """Postpaid subscribers of the cycle terminated by ``period_end`` whose final bill is made
-    (billed to their termination) and who have unbilled CDRs from before it: usage that reached
-    the loader after the final bill. In id order."""
-    late_cdr = (
-        select(rated_cdrs.c.id)
-        .where(
-            rated_cdrs.c.subscriber_id == subscribers.c.id,
-            rated_cdrs.c.bill_id.is_(None),
-            rated_cdrs.c.started_at < subscribers.c.terminated_at,
-        )
-        .exists()
-    )
-    query = (
-        select(subscribers.c.id)
-        .where(
-            subscribers.c.payment_type == "POSTPAID",
+def finally_billed_lines(conn: Connection, bill_cycle_id: int) -> dict[int, datetime]:
+    """Terminated postpaid lines of the cycle whose final bill is made (billed to their
+    termination): subscriber id -> termination. Usage of theirs that is still unbilled is late."""
+    rows = conn.execute(
+        select(subscribers.c.id, subscribers.c.terminated_at).where(
             subscribers.c.bill_cycle_id == bill_cycle_id,
-            subscribers.c.terminated_at.is_not(None),
-            subscribers.c.terminated_at <= period_end,
+            subscribers.c.status == "TERMINATED",
+            subscribers.c.payment_type == "POSTPAID",
             subscribers.c.billed_until >= subscribers.c.terminated_at,
-            late_cdr,
         )
-        .order_by(subscribers.c.id)
     )
-    return list(conn.scalars(query))
+    return {subscriber_id: terminated_at for subscriber_id, terminated_at in rows}
+
+
+def last_cdr_id(conn: Connection) -> int:
+    """The highest rated CDR id committed (0 when there is none)."""
+    return int(conn.scalar(select(func.max(rated_cdrs.c.id))) or 0)
+
+
+def unbilled_usage_between(conn: Connection, after_id: int, up_to_id: int) -> dict[int, int]:
+    """Subscriber id -> its lowest unbilled postpaid CDR id in (after_id, up_to_id]: one range
+    read of the primary key, however long the subscribers' histories are."""
+    rows = conn.execute(
+        select(rated_cdrs.c.subscriber_id, func.min(rated_cdrs.c.id))
+        .where(
+            rated_cdrs.c.id > after_id,
+            rated_cdrs.c.id <= up_to_id,
+            rated_cdrs.c.bill_id.is_(None),
+            rated_cdrs.c.payment_type == "POSTPAID",
+        )
+        .group_by(rated_cdrs.c.subscriber_id)
+    )
+    return {subscriber_id: int(first) for subscriber_id, first in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class LateUsageScan:
+    """Where a cycle's late-usage planning stands: CDRs up to ``scanned_to_cdr_id`` looked at;
+    ``version`` changes whenever the mark moves."""
+
+    scanned_to_cdr_id: int
+    version: int
+
+
+def late_usage_scan(conn: Connection, bill_cycle_id: int) -> LateUsageScan:
+    row = conn.execute(
+        select(late_usage_scans.c.scanned_to_cdr_id, late_usage_scans.c.version).where(
+            late_usage_scans.c.bill_cycle_id == bill_cycle_id
+        )
+    ).first()
+    return LateUsageScan(int(row[0]), int(row[1])) if row else LateUsageScan(0, 0)
+
+
+def _ensure_late_usage_scan(conn: Connection, bill_cycle_id: int) -> None:
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(
+        dialect_insert(late_usage_scans)
+        .values(bill_cycle_id=bill_cycle_id, scanned_to_cdr_id=0, version=0)
+        .on_conflict_do_nothing(index_elements=["bill_cycle_id"])
+    )
+
+
+def advance_late_usage_scan(
+    conn: Connection, bill_cycle_id: int, planned_from: LateUsageScan, to_cdr_id: int
+) -> bool:
+    """Move the cycle's mark up to ``to_cdr_id`` unless it moved since the run planned from
+    ``planned_from`` (then the next run looks again from where it is); True when moved."""
+    _ensure_late_usage_scan(conn, bill_cycle_id)
+    moved = conn.execute(
+        update(late_usage_scans)
+        .where(
+            late_usage_scans.c.bill_cycle_id == bill_cycle_id,
+            late_usage_scans.c.version == planned_from.version,
+            late_usage_scans.c.scanned_to_cdr_id < to_cdr_id,
+        )
+        .values(scanned_to_cdr_id=to_cdr_id, version=late_usage_scans.c.version + 1)
+    )
+    return moved.rowcount == 1
+
+
+def reopen_late_usage_scan(conn: Connection, bill_cycle_id: int, from_cdr_id: int) -> None:
+    """Move the cycle's mark back to ``from_cdr_id`` at the latest, and change its version so
+    that no run planned before this transaction advances it: a line terminating now may have
+    CDRs above ``from_cdr_id`` committing concurrently, which its final bill does not see."""
+    _ensure_late_usage_scan(conn, bill_cycle_id)
+    conn.execute(
+        update(late_usage_scans)
+        .where(late_usage_scans.c.bill_cycle_id == bill_cycle_id)
+        .values(
+            scanned_to_cdr_id=case(
+                (late_usage_scans.c.scanned_to_cdr_id > from_cdr_id, from_cdr_id),
+                else_=late_usage_scans.c.scanned_to_cdr_id,
+            ),
+            version=late_usage_scans.c.version + 1,
+        )
+    )
 
 
 def lock_accounts(conn: Connection, subscriber_ids: Sequence[int]) -> None:
@@ -185,18 +267,18 @@ def first_unbilled_usage(
     return found
 
 
-def bill_period_starts(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, set[datetime]]:
-    """Subscriber id -> the period starts of its bills (one bill per start, by constraint)."""
-    starts: dict[int, set[datetime]] = {subscriber_id: set() for subscriber_id in subscriber_ids}
+def last_supplements(conn: Connection, subscriber_ids: Sequence[int]) -> dict[int, int]:
+    """Subscriber id -> the number of its latest supplementary bill (0: none yet)."""
+    last = dict.fromkeys(subscriber_ids, 0)
     for chunk in _chunks(sorted(set(subscriber_ids))):
         rows = conn.execute(
-            select(bills.c.subscriber_id, bills.c.period_start).where(
-                bills.c.subscriber_id.in_(chunk)
-            )
+            select(bills.c.subscriber_id, func.max(bills.c.supplement))
+            .where(bills.c.subscriber_id.in_(chunk))
+            .group_by(bills.c.subscriber_id)
         )
-        for subscriber_id, period_start in rows:
-            starts[subscriber_id].add(period_start)
-    return starts
+        for subscriber_id, supplement in rows:
+            last[subscriber_id] = int(supplement)
+    return last
 
 
 def claim_accounts(conn: Connection, claims: Sequence[tuple[int, datetime, datetime]]) -> set[int]:
@@ -267,6 +349,7 @@ class NewBill:
     issued_at: datetime
     currency: str
     bill_run_id: int | None
+    supplement: int = 0
 
 
 def insert_bills(conn: Connection, new_bills: Sequence[NewBill]) -> list[int]:
@@ -285,6 +368,7 @@ def insert_bills(conn: Connection, new_bills: Sequence[NewBill]) -> list[int]:
             "currency": b.currency,
             "net_total_minor": 0,
             "bill_run_id": b.bill_run_id,
+            "supplement": b.supplement,
         }
         for b in new_bills
     ]
@@ -434,6 +518,7 @@ def _bill_from_row(row: Any, lines: Sequence[BillLine]) -> Bill:
         pdf_path=row.pdf_path,
         pdf_sha256=row.pdf_sha256,
         bill_run_id=row.bill_run_id,
+        supplement=row.supplement,
     )
 
 
@@ -474,8 +559,12 @@ def get_bill(conn: Connection, bill_id: int) -> Bill | None:
 
 
 def bill_starting_at(conn: Connection, subscriber_id: int, period_start: datetime) -> Bill | None:
+    """The subscriber's regular (not supplementary) bill starting at ``period_start``."""
     found = _bills_where(
-        conn, bills.c.subscriber_id == subscriber_id, bills.c.period_start == period_start
+        conn,
+        bills.c.subscriber_id == subscriber_id,
+        bills.c.period_start == period_start,
+        bills.c.supplement == 0,
     )
     return found[0] if found else None
 

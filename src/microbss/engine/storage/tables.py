@@ -330,9 +330,26 @@ bills = Table(
     Column("pdf_path", String(300), nullable=False, server_default=""),  # relative to data dir
     Column("pdf_sha256", String(64), nullable=False, server_default=""),
     Column("bill_run_id", BigInteger, nullable=True),
-    UniqueConstraint("subscriber_id", "period_start"),  # never two bills for one period
+    # 0 for a line's regular bills (monthly, on demand, final); n for its n-th supplementary
+    # bill, which carries usage that reached the loader after the final bill and may start
+    # exactly where an earlier bill of the line started.
+    Column("supplement", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("subscriber_id", "period_start", "supplement"),  # one bill per period
     CheckConstraint("period_end > period_start", name="period"),
     CheckConstraint("status IN ('DRAFT', 'ISSUED')", name="status"),
+)
+
+# Per bill cycle: the rated CDRs (by id) that late-usage planning has already looked at. The
+# loader commits its batches one after the other under its write lock, so a CDR committed
+# later always has a higher id: a run only needs to look at the CDRs above the mark.
+# ``version`` changes with every move of the mark, so a run only advances the mark it planned
+# from (a termination meanwhile moves it back).
+late_usage_scans = Table(
+    "late_usage_scans",
+    metadata,
+    Column("bill_cycle_id", Integer, primary_key=True, autoincrement=False),
+    Column("scanned_to_cdr_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
 )
 
 bill_lines = Table(
